@@ -1,0 +1,34 @@
+# The two commands: `make demo` (the whole service, one real migration) and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: demo test bench lint services flower clean
+
+$(VENV)/.installed: pyproject.toml
+	bash deploy/bootstrap.sh test
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[test,flower]'
+	touch $@
+
+services:
+	bash deploy/dev-services.sh
+
+test: $(VENV)/.installed services
+	$(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+demo: $(VENV)/.installed
+	$(PY) deploy/demo.py
+
+bench: $(VENV)/.installed services
+	$(PY) tests/bench/bench_api.py
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+
+flower: $(VENV)/.installed
+	$(VENV)/bin/coriolis flower
+
+clean:
+	rm -rf $(VENV) build *.egg-info

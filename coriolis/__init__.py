@@ -1,0 +1,1 @@
+"""Coriolis core: configuration, statuses, database and the live progress store."""

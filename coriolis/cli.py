@@ -1,0 +1,144 @@
+"""The ``coriolis`` command: the API, worker pools, beat, or everything on one host."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from coriolis.config import get_settings
+
+DEFAULT_CONCURRENCY = {"export": 2, "convert": 2, "morph": 1, "import": 2, "boot": 1, "control": 4}
+
+
+def _celery(*args: str) -> list[str]:
+    return [sys.executable, "-m", "celery", "-A", "coriolis_tasks.app", *args]
+
+
+def worker_argv(queues: list[str], name: str, concurrency: int | None = None, loglevel: str = "INFO") -> list[str]:
+    """The command line of one worker pool consuming ``queues``."""
+    settings = get_settings()
+    conc = concurrency or max(DEFAULT_CONCURRENCY.get(q, 2) for q in queues)
+    return _celery(
+        "worker", "-Q", ",".join(settings.queue(q) for q in queues), "-n", f"{name}@%h",
+        "-c", str(conc), "--loglevel", loglevel, "-E",
+    )
+
+
+def api_argv() -> list[str]:
+    settings = get_settings()
+    return [
+        sys.executable, "-m", "gunicorn", "-b", f"{settings.api_host}:{settings.api_port}",
+        "-w", str(settings.api_workers), "--threads", str(settings.api_threads), "-k", "gthread",
+        "--access-logfile", "-", "coriolis_api.wsgi:app",
+    ]
+
+
+def _require_redis() -> None:
+    if not get_settings().redis_url:
+        sys.exit("CORIOLIS_REDIS_URL is not set; set it, or run `coriolis all-in-one`, which embeds Redis")
+
+
+def _db_upgrade() -> None:
+    from coriolis.database.session import upgrade
+
+    upgrade(get_settings().database_url)
+
+
+def _supervise(commands: dict[str, list[str]], env: dict[str, str]) -> int:
+    """Run each command as a child; stop them all when one dies or on SIGINT/SIGTERM."""
+    procs = {name: subprocess.Popen(argv, env=env) for name, argv in commands.items()}
+    stopping = False
+
+    def stop(*_args) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    code = 0
+    try:
+        while not stopping:
+            for name, proc in procs.items():
+                if proc.poll() is not None:
+                    print(f"coriolis: {name} exited with {proc.returncode}; stopping", file=sys.stderr)
+                    code = proc.returncode or 1
+                    stopping = True
+            time.sleep(0.5)
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        deadline = time.monotonic() + 20
+        for proc in procs.values():
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="coriolis", description="Coriolis migration service")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("api", help="serve the REST API (gunicorn)")
+    worker = sub.add_parser("worker", help="run a worker pool")
+    worker.add_argument("--queues", "-Q", required=True, help="comma list: export,convert,morph,import,boot,control")
+    worker.add_argument("--name", "-n", default=None)
+    worker.add_argument("--concurrency", "-c", type=int, default=None)
+    sub.add_parser("beat", help="run Celery beat")
+    sub.add_parser("flower", help="run the Flower dashboard on the same broker")
+    sub.add_parser("db-upgrade", help="bring the database schema up to date")
+    sub.add_parser("all-in-one", help="API, one worker per queue and (if needed) an embedded Redis")
+    args = parser.parse_args(argv)
+
+    settings = get_settings()
+    if args.command == "db-upgrade":
+        _db_upgrade()
+        return 0
+    if args.command == "all-in-one":
+        return _all_in_one()
+    _require_redis()
+    if args.command == "api":
+        _db_upgrade()
+        os.execv(sys.executable, api_argv())
+    if args.command == "worker":
+        queues = [q.strip() for q in args.queues.split(",") if q.strip()]
+        os.execv(sys.executable, worker_argv(queues, args.name or "-".join(queues), args.concurrency))
+    if args.command == "beat":
+        os.execv(sys.executable, _celery("beat", "--loglevel", settings.log_level))
+    if args.command == "flower":
+        os.execv(sys.executable, _celery("flower", "--address=127.0.0.1", "--port=5555"))
+    return 0
+
+
+def _all_in_one() -> int:
+    from coriolis import embedded_redis
+    from coriolis_tasks.pipeline import QUEUES
+
+    settings = get_settings()
+    env = dict(os.environ)
+    redis_proc = None
+    if not settings.redis_url:
+        redis_proc, url = embedded_redis.start(settings.state_dir, settings.embedded_redis_port)
+        env["CORIOLIS_REDIS_URL"] = url
+        os.environ["CORIOLIS_REDIS_URL"] = url
+        get_settings.cache_clear()
+        print(f"coriolis: embedded Redis at {url}", flush=True)
+    _db_upgrade()
+    commands = {"api": api_argv()}
+    for queue in QUEUES:
+        commands[f"worker-{queue}"] = worker_argv([queue], queue)
+    try:
+        return _supervise(commands, env)
+    finally:
+        if redis_proc is not None:
+            redis_proc.terminate()
+            redis_proc.wait(10)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The SQL database: models, sessions and Alembic migrations."""

@@ -1,0 +1,127 @@
+"""SQLAlchemy models: endpoints, migrations, their tasks, progress updates and events."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Timestamped:
+    """Common columns of stored resources (upstream: created/updated/deleted)."""
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime, default=None, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Endpoint(Timestamped, Base):
+    __tablename__ = "endpoints"
+
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    user_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text, default="")
+    connection_info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    mapped_regions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class Migration(Timestamped, Base):
+    __tablename__ = "migrations"
+
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    user_id: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    origin_endpoint_id: Mapped[str | None] = mapped_column(ForeignKey("endpoints.id"), nullable=True)
+    destination_endpoint_id: Mapped[str | None] = mapped_column(ForeignKey("endpoints.id"), nullable=True)
+    origin: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    destination: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    source_environment: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    destination_environment: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    network_map: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    storage_mappings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    user_scripts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    instances: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    skip_os_morphing: Mapped[bool] = mapped_column(Boolean, default=False)
+    shutdown_instances: Mapped[bool] = mapped_column(Boolean, default=False)
+    info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    transfer_result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    dispatched: Mapped[bool] = mapped_column(Boolean, default=False)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    tasks: Mapped[list[Task]] = relationship(
+        back_populates="migration", order_by="Task.index", cascade="all, delete-orphan"
+    )
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    migration_id: Mapped[str] = mapped_column(ForeignKey("migrations.id"), index=True)
+    index: Mapped[int] = mapped_column(Integer)
+    instance: Mapped[str] = mapped_column(String(255))
+    task_type: Mapped[str] = mapped_column(String(64))
+    queue: Mapped[str] = mapped_column(String(64))
+    disk_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    status: Mapped[str] = mapped_column(String(32))
+    depends_on: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    on_error: Mapped[bool] = mapped_column(Boolean, default=False)
+    host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    process_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    exception_details: Mapped[str | None] = mapped_column(Text, nullable=True)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime, default=None, onupdate=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    migration: Mapped[Migration] = relationship(back_populates="tasks")
+    progress_updates: Mapped[list[ProgressUpdate]] = relationship(
+        order_by="ProgressUpdate.index", cascade="all, delete-orphan"
+    )
+    events: Mapped[list[TaskEvent]] = relationship(order_by="TaskEvent.index", cascade="all, delete-orphan")
+
+
+class ProgressUpdate(Base):
+    __tablename__ = "task_progress_updates"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id"), index=True)
+    index: Mapped[int] = mapped_column(Integer)
+    current_step: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_steps: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime, default=None, onupdate=utcnow)
+
+
+class TaskEvent(Base):
+    __tablename__ = "task_events"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id"), index=True)
+    index: Mapped[int] = mapped_column(Integer)
+    level: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

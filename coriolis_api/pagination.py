@@ -1,0 +1,54 @@
+"""Marker pagination as the seed describes it: sort_key/sort_dir (repeatable), marker, limit."""
+
+from __future__ import annotations
+
+from flask_smorest import abort
+from marshmallow import Schema, fields, validate
+from sqlalchemy import and_, or_
+from sqlalchemy.sql import Select
+
+
+class PageArgs(Schema):
+    sort_key = fields.List(fields.String(), load_default=list)
+    sort_dir = fields.List(fields.String(validate=validate.OneOf(["asc", "desc"])), load_default=list)
+    marker = fields.String(load_default=None)
+    limit = fields.Integer(load_default=None, validate=validate.Range(min=1))
+
+
+def paginate(session, query: Select, model, args: dict, allowed: tuple[str, ...], max_limit: int) -> Select:
+    """Order ``query`` and keep the page after ``marker``.
+
+    Sort keys default to ``created_at, id``; directions to ``desc``. ``id`` is always added last
+    so that the order is total and walking the markers returns each record exactly once.
+    """
+    keys = list(args.get("sort_key") or ["created_at", "id"])
+    dirs = list(args.get("sort_dir") or [])
+    bad = [k for k in keys if k not in allowed]
+    if bad:
+        abort(400, message=f"invalid sort_key {bad[0]!r}; allowed: {', '.join(allowed)}")
+    if len(set(keys)) != len(keys):
+        abort(400, message="a sort_key is repeated")
+    if len(dirs) > len(keys):
+        abort(400, message="more sort_dir than sort_key values")
+    dirs += [dirs[-1] if dirs else "desc"] * (len(keys) - len(dirs))
+    if "id" not in keys:
+        keys.append("id")
+        dirs.append(dirs[-1])
+    columns = [getattr(model, k) for k in keys]
+    query = query.order_by(*[c.asc() if d == "asc" else c.desc() for c, d in zip(columns, dirs, strict=True)])
+    marker = args.get("marker")
+    if marker:
+        row = session.get(model, marker)
+        if row is None or getattr(row, "deleted", False):
+            abort(400, message=f"marker {marker} not found")
+        values = [getattr(row, k) for k in keys]
+        ors = []
+        for i, (column, direction) in enumerate(zip(columns, dirs, strict=True)):
+            equal = [columns[j] == values[j] for j in range(i)]
+            after = column > values[i] if direction == "asc" else column < values[i]
+            ors.append(and_(*equal, after))
+        query = query.where(or_(*ors))
+    limit = args.get("limit")
+    if limit is not None and limit > max_limit:
+        abort(400, message=f"limit must be at most {max_limit}")
+    return query.limit(limit or max_limit)

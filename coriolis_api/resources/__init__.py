@@ -1,0 +1,1 @@
+"""One folder per resource: its blueprint, views, schemas and service functions."""

@@ -1,0 +1,57 @@
+"""Pieces shared by resources: redaction, id checks, environment validation against providers."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask_smorest import abort
+from marshmallow import ValidationError
+
+from coriolis_api.errors import _flatten
+from providers.registry import ProviderSpec, UnknownProvider, get_provider
+
+SECRET_REF_KEYS = {"secret_ref", "secret_id"}
+
+
+def check_id(value: str, what: str) -> None:
+    """A malformed id cannot name anything: answer 404 as for a missing one."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        abort(404, message=f"{what} {value} not found")
+
+
+def redact(connection_info: dict[str, Any] | None) -> dict[str, Any]:
+    """Connection info as responses show it: references as given, every inline value as ``***``."""
+    info = connection_info or {}
+    if set(info) and set(info) <= SECRET_REF_KEYS:
+        return dict(info)
+    return {key: "***" for key in info}
+
+
+def provider_for(ptype: str, role: str) -> ProviderSpec:
+    """The provider named ``ptype``, which must be able to act as ``role`` (source/destination)."""
+    try:
+        spec = get_provider(ptype)
+    except UnknownProvider:
+        abort(400, message=f"unknown provider type {ptype!r}")
+    if role not in spec.abilities:
+        abort(400, message=f"provider {ptype!r} cannot be a migration {role}")
+    return spec
+
+
+def validate_with(schema_cls, data: dict[str, Any], what: str) -> None:
+    """Validate ``data`` with a provider schema; a 400 names each bad field."""
+    try:
+        schema_cls().load(data)
+    except ValidationError as exc:
+        abort(400, message=f"invalid {what}: " + "; ".join(_flatten(exc.messages)))
+
+
+def validate_connection_info(spec: ProviderSpec, info: dict[str, Any]) -> None:
+    if set(info) & SECRET_REF_KEYS:
+        if len(info) != 1 or not isinstance(next(iter(info.values())), str):
+            abort(400, message="a secret reference is exactly one of secret_ref or secret_id, a string")
+        return
+    validate_with(spec.connection_schema, info, "connection_info")

@@ -1,0 +1,78 @@
+"""Request and response schemas of endpoints."""
+
+from marshmallow import Schema, fields, validate
+
+from coriolis_api.pagination import PageArgs
+
+NAME = validate.Length(min=1, max=255)
+
+
+class EndpointCreateBody(Schema):
+    name = fields.String(required=True, validate=NAME)
+    type = fields.String(required=True, validate=NAME)
+    description = fields.String(load_default="", validate=validate.Length(max=4096))
+    connection_info = fields.Dict(keys=fields.String(), load_default=dict)
+    mapped_regions = fields.List(fields.String(), load_default=list)
+
+
+class EndpointUpdateBody(Schema):
+    name = fields.String(validate=NAME)
+    description = fields.String(validate=validate.Length(max=4096))
+    connection_info = fields.Dict(keys=fields.String())
+    mapped_regions = fields.List(fields.String())
+
+
+class EndpointCreateSchema(Schema):
+    endpoint = fields.Nested(EndpointCreateBody, required=True)
+
+
+class EndpointUpdateSchema(Schema):
+    endpoint = fields.Nested(EndpointUpdateBody, required=True)
+
+
+class EndpointActionSchema(Schema):
+    validate_connection = fields.Raw(data_key="validate-connection", required=True, allow_none=True)
+
+
+class EndpointOut(Schema):
+    id = fields.String()
+    name = fields.String()
+    type = fields.String()
+    description = fields.String()
+    connection_info = fields.Dict()
+    mapped_regions = fields.List(fields.String())
+    project_id = fields.String()
+    user_id = fields.String()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime(allow_none=True)
+    deleted_at = fields.DateTime(allow_none=True)
+    deleted = fields.Boolean()
+
+
+class EndpointResponse(Schema):
+    endpoint = fields.Nested(EndpointOut)
+
+
+class EndpointListResponse(Schema):
+    endpoints = fields.List(fields.Nested(EndpointOut))
+
+
+class InstanceArgs(Schema):
+    marker = fields.String(load_default=None, validate=NAME)
+    limit = fields.Integer(load_default=None, validate=validate.Range(min=1, max=1000))
+    name = fields.String(load_default=None, validate=NAME)
+
+
+class InstanceListResponse(Schema):
+    instances = fields.List(fields.Dict())
+
+
+class InstanceResponse(Schema):
+    instance = fields.Dict()
+
+
+class ValidationResponse(Schema):
+    validate_connection = fields.Dict(data_key="validate-connection")
+
+
+__all__ = ["PageArgs"]

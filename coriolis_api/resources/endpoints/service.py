@@ -1,0 +1,111 @@
+"""Endpoint logic: CRUD in the database; connection checks and inventory through a worker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery.exceptions import TimeoutError as CeleryTimeout
+from flask_smorest import abort
+from sqlalchemy import select
+
+from coriolis.config import Settings
+from coriolis.database.models import Endpoint, Migration, utcnow
+from coriolis.statuses import FINISHED_MIGRATION
+from coriolis_api.context import RequestContext
+from coriolis_api.pagination import paginate
+from coriolis_api.resources.common import check_id, provider_for, redact, validate_connection_info
+from providers.registry import UnknownProvider, get_provider
+
+SORT_KEYS = ("created_at", "id", "name", "type")
+WORKER_TIMEOUT = 60
+
+
+def create(session, ctx: RequestContext, body: dict[str, Any]) -> Endpoint:
+    try:
+        spec = get_provider(body["type"])
+    except UnknownProvider:
+        abort(400, message=f"unknown provider type {body['type']!r}")
+    validate_connection_info(spec, body["connection_info"])
+    endpoint = Endpoint(project_id=ctx.project_id, user_id=ctx.user_id, **body)
+    session.add(endpoint)
+    session.flush()
+    return endpoint
+
+
+def get(session, ctx: RequestContext, endpoint_id: str) -> Endpoint:
+    check_id(endpoint_id, "endpoint")
+    endpoint = session.get(Endpoint, endpoint_id)
+    if endpoint is None or endpoint.deleted or endpoint.project_id != ctx.project_id:
+        abort(404, message=f"endpoint {endpoint_id} not found")
+    return endpoint
+
+
+def list_(session, ctx: RequestContext, args: dict, settings: Settings) -> list[Endpoint]:
+    query = select(Endpoint).where(Endpoint.project_id == ctx.project_id, Endpoint.deleted.is_(False))
+    return list(session.scalars(paginate(session, query, Endpoint, args, SORT_KEYS, settings.page_limit_max)))
+
+
+def update(session, ctx: RequestContext, endpoint_id: str, body: dict[str, Any]) -> Endpoint:
+    endpoint = get(session, ctx, endpoint_id)
+    if "connection_info" in body:
+        validate_connection_info(provider_for_type(endpoint.type), body["connection_info"])
+    for key, value in body.items():
+        setattr(endpoint, key, value)
+    endpoint.updated_at = utcnow()
+    return endpoint
+
+
+def provider_for_type(ptype: str):
+    try:
+        return get_provider(ptype)
+    except UnknownProvider:
+        abort(400, message=f"unknown provider type {ptype!r}")
+
+
+def delete(session, ctx: RequestContext, endpoint_id: str) -> None:
+    endpoint = get(session, ctx, endpoint_id)
+    in_use = session.scalars(
+        select(Migration.id).where(
+            (Migration.origin_endpoint_id == endpoint.id) | (Migration.destination_endpoint_id == endpoint.id),
+            Migration.status.not_in(list(FINISHED_MIGRATION)),
+            Migration.deleted.is_(False),
+        )
+    ).first()
+    if in_use:
+        abort(409, message=f"endpoint is used by migration {in_use}, which has not finished")
+    endpoint.deleted = True
+    endpoint.deleted_at = utcnow()
+
+
+def ask_worker(task_name: str, *args: Any) -> Any:
+    """Run an inventory call on a worker (where secrets are resolved) and wait for its answer."""
+    from coriolis_tasks.app import celery_app
+
+    try:
+        answer = celery_app.send_task(task_name, args=args).get(timeout=WORKER_TIMEOUT)
+    except CeleryTimeout:
+        abort(504, message="no worker answered in time; are the control workers running?")
+    if not answer["ok"]:
+        abort(404 if answer.get("not_found") else 400, message=answer["message"])
+    return answer["value"]
+
+
+def instances(endpoint: Endpoint, args: dict) -> list[dict[str, Any]]:
+    """The endpoint's instances, filtered by name and paged by marker (an instance id)."""
+    provider_for(endpoint.type, "source")
+    rows = ask_worker("coriolis.control.list_instances", endpoint.id)
+    if args.get("name"):
+        rows = [r for r in rows if args["name"].lower() in r["name"].lower()]
+    rows.sort(key=lambda r: r["id"])
+    if args.get("marker"):
+        ids = [r["id"] for r in rows]
+        if args["marker"] not in ids:
+            abort(400, message=f"marker {args['marker']} not found")
+        rows = rows[ids.index(args["marker"]) + 1 :]
+    return rows[: args["limit"]] if args.get("limit") else rows
+
+
+def present(endpoint: Endpoint) -> dict[str, Any]:
+    data = {c.name: getattr(endpoint, c.name) for c in Endpoint.__table__.columns}
+    data["connection_info"] = redact(endpoint.connection_info)
+    return data

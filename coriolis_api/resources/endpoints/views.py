@@ -1,0 +1,93 @@
+"""Views of ``/v1/<project_id>/endpoints``."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from coriolis_api.context import current
+from coriolis_api.resources.endpoints import schemas, service
+from coriolis_api.state import db_session, settings
+
+blp = Blueprint("endpoints", __name__, url_prefix="/v1/<project_id>/endpoints", description="Endpoints")
+
+
+@blp.route("")
+class Endpoints(MethodView):
+    @blp.arguments(schemas.PageArgs, location="query")
+    @blp.response(200, schemas.EndpointListResponse)
+    def get(self, args, project_id):
+        """List endpoints (paginated)."""
+        with db_session() as s:
+            return {"endpoints": [service.present(e) for e in service.list_(s, current(project_id), args, settings())]}
+
+    @blp.arguments(schemas.EndpointCreateSchema)
+    @blp.response(201, schemas.EndpointResponse)
+    def post(self, body, project_id):
+        """Create an endpoint."""
+        with db_session() as s:
+            return {"endpoint": service.present(service.create(s, current(project_id), body["endpoint"]))}
+
+
+@blp.route("/<endpoint_id>")
+class EndpointById(MethodView):
+    @blp.response(200, schemas.EndpointResponse)
+    def get(self, project_id, endpoint_id):
+        """Show an endpoint (connection info redacted)."""
+        with db_session() as s:
+            return {"endpoint": service.present(service.get(s, current(project_id), endpoint_id))}
+
+    @blp.arguments(schemas.EndpointUpdateSchema)
+    @blp.response(200, schemas.EndpointResponse)
+    def put(self, body, project_id, endpoint_id):
+        """Change an endpoint's name, description, connection info or regions."""
+        with db_session() as s:
+            return {"endpoint": service.present(service.update(s, current(project_id), endpoint_id, body["endpoint"]))}
+
+    @blp.response(204)
+    def delete(self, project_id, endpoint_id):
+        """Delete an endpoint no unfinished migration uses."""
+        with db_session() as s:
+            service.delete(s, current(project_id), endpoint_id)
+
+
+@blp.route("/<endpoint_id>/actions")
+class EndpointActions(MethodView):
+    @blp.arguments(schemas.EndpointActionSchema)
+    @blp.response(200, schemas.ValidationResponse)
+    def post(self, body, project_id, endpoint_id):
+        """``{"validate-connection": null}``: check the endpoint's connection from a worker."""
+        with db_session() as s:
+            endpoint = service.get(s, current(project_id), endpoint_id)
+        from celery.exceptions import TimeoutError as CeleryTimeout
+
+        from coriolis_tasks.app import celery_app
+
+        try:
+            answer = celery_app.send_task("coriolis.control.validate_endpoint", args=(endpoint.id,)).get(
+                timeout=service.WORKER_TIMEOUT
+            )
+        except CeleryTimeout:
+            answer = {"ok": False, "message": "no worker answered in time"}
+        return {"validate_connection": {"valid": answer["ok"], "message": answer.get("message", "")}}
+
+
+@blp.route("/<endpoint_id>/instances")
+class EndpointInstances(MethodView):
+    @blp.arguments(schemas.InstanceArgs, location="query")
+    @blp.response(200, schemas.InstanceListResponse)
+    def get(self, args, project_id, endpoint_id):
+        """List the endpoint's instances (``marker``, ``limit``, ``name`` filter)."""
+        with db_session() as s:
+            endpoint = service.get(s, current(project_id), endpoint_id)
+        return {"instances": service.instances(endpoint, args)}
+
+
+@blp.route("/<endpoint_id>/instances/<path:instance_id>")
+class EndpointInstance(MethodView):
+    @blp.response(200, schemas.InstanceResponse)
+    def get(self, project_id, endpoint_id, instance_id):
+        """Show one instance of the endpoint, with its devices."""
+        with db_session() as s:
+            endpoint = service.get(s, current(project_id), endpoint_id)
+        return {"instance": service.ask_worker("coriolis.control.get_instance", endpoint.id, instance_id)}

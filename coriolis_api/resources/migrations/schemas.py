@@ -1,0 +1,147 @@
+"""Request and response schemas of migrations (upstream Coriolis field names)."""
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from coriolis_api.pagination import PageArgs
+
+NAME = validate.Length(min=1, max=255)
+
+
+class OriginSchema(Schema):
+    type = fields.String(required=True, validate=NAME)
+    connection_info = fields.Dict(keys=fields.String(), load_default=dict)
+    source_environment = fields.Dict(keys=fields.String(), load_default=None)
+
+
+class DestinationSchema(Schema):
+    type = fields.String(required=True, validate=NAME)
+    connection_info = fields.Dict(keys=fields.String(), load_default=dict)
+    target_environment = fields.Dict(keys=fields.String(), load_default=dict)
+    network_map = fields.Dict(keys=fields.String(), values=fields.String(), load_default=None)
+
+
+class StorageMappingsSchema(Schema):
+    default = fields.String(load_default=None, allow_none=True)
+    backend_mappings = fields.List(fields.Dict(keys=fields.String(), values=fields.String()), load_default=list)
+    disk_mappings = fields.List(fields.Dict(keys=fields.String(), values=fields.String()), load_default=list)
+
+
+class MigrationCreateBody(Schema):
+    origin = fields.Nested(OriginSchema, load_default=None)
+    destination = fields.Nested(DestinationSchema, load_default=None)
+    origin_endpoint_id = fields.UUID(load_default=None)
+    destination_endpoint_id = fields.UUID(load_default=None)
+    instances = fields.List(fields.String(validate=NAME), required=True, validate=validate.Length(min=1, max=500))
+    source_environment = fields.Dict(keys=fields.String(), load_default=dict)
+    destination_environment = fields.Dict(keys=fields.String(), load_default=dict)
+    network_map = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    storage_mappings = fields.Nested(StorageMappingsSchema, load_default=dict)
+    user_scripts = fields.Dict(keys=fields.String(), load_default=dict)
+    notes = fields.String(load_default="", validate=validate.Length(max=4096))
+    skip_os_morphing = fields.Boolean(load_default=False)
+    shutdown_instances = fields.Boolean(load_default=False)
+
+    @validates_schema
+    def one_of_each(self, data, **_kwargs):
+        if (data.get("origin") is None) == (data.get("origin_endpoint_id") is None):
+            raise ValidationError("give exactly one of origin or origin_endpoint_id", "origin")
+        if (data.get("destination") is None) == (data.get("destination_endpoint_id") is None):
+            raise ValidationError("give exactly one of destination or destination_endpoint_id", "destination")
+        if len(set(data["instances"])) != len(data["instances"]):
+            raise ValidationError("an instance is listed twice", "instances")
+
+
+class MigrationCreateSchema(Schema):
+    migration = fields.Nested(MigrationCreateBody, required=True)
+
+
+class CancelSchema(Schema):
+    force = fields.Boolean(load_default=False)
+
+
+class ActionSchema(Schema):
+    cancel = fields.Nested(CancelSchema, required=True, allow_none=True)
+
+
+class ListArgs(PageArgs):
+    pass
+
+
+class ProgressUpdateOut(Schema):
+    id = fields.String()
+    task_id = fields.String()
+    index = fields.Integer()
+    current_step = fields.Integer()
+    total_steps = fields.Integer(allow_none=True)
+    message = fields.String()
+    created_at = fields.DateTime()
+
+
+class EventOut(Schema):
+    id = fields.String()
+    task_id = fields.String()
+    index = fields.Integer()
+    level = fields.String()
+    message = fields.String()
+    created_at = fields.DateTime()
+
+
+class TaskOut(Schema):
+    id = fields.String()
+    execution_id = fields.String(attribute="migration_id")
+    instance = fields.String()
+    task_type = fields.String()
+    status = fields.String()
+    host = fields.String(allow_none=True)
+    process_id = fields.Integer(allow_none=True)
+    depends_on = fields.List(fields.String())
+    on_error = fields.Boolean()
+    disk_id = fields.String(allow_none=True)
+    exception_details = fields.String(allow_none=True)
+    progress = fields.Dict(allow_none=True)
+    progress_updates = fields.List(fields.Nested(ProgressUpdateOut))
+    events = fields.List(fields.Nested(EventOut))
+    result = fields.Dict()
+    created_at = fields.DateTime()
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+
+
+class MigrationOut(Schema):
+    id = fields.String()
+    type = fields.Constant("migration")
+    status = fields.String()
+    last_execution_status = fields.String()
+    project_id = fields.String()
+    user_id = fields.String()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime(allow_none=True)
+    deleted_at = fields.DateTime(allow_none=True)
+    deleted = fields.Boolean()
+    finished_at = fields.DateTime(allow_none=True)
+    origin_endpoint_id = fields.String(allow_none=True)
+    destination_endpoint_id = fields.String(allow_none=True)
+    origin = fields.Dict()
+    destination = fields.Dict()
+    instances = fields.List(fields.String())
+    source_environment = fields.Dict()
+    destination_environment = fields.Dict()
+    network_map = fields.Dict()
+    storage_mappings = fields.Dict()
+    user_scripts = fields.Dict()
+    notes = fields.String()
+    skip_os_morphing = fields.Boolean()
+    shutdown_instances = fields.Boolean()
+    last_error = fields.String(allow_none=True)
+    progress = fields.Dict()
+    info = fields.Dict()
+    transfer_result = fields.Dict()
+    tasks = fields.List(fields.Nested(TaskOut))
+
+
+class MigrationResponse(Schema):
+    migration = fields.Nested(MigrationOut)
+
+
+class MigrationListResponse(Schema):
+    migrations = fields.List(fields.Nested(MigrationOut))

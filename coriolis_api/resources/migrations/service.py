@@ -1,0 +1,210 @@
+"""Migration logic the views call: create, list, show with live progress, cancel, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import abort
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from coriolis.config import Settings
+from coriolis.database.models import Endpoint, Migration, Task, utcnow
+from coriolis.progress import ProgressStore
+from coriolis.statuses import FINISHED_MIGRATION, MigrationStatus, TaskStatus
+from coriolis_api.context import RequestContext
+from coriolis_api.pagination import paginate
+from coriolis_api.resources.common import (
+    check_id,
+    provider_for,
+    redact,
+    validate_connection_info,
+    validate_with,
+)
+from coriolis_tasks import control, pipeline
+
+SORT_KEYS = ("created_at", "id", "status")
+HIDDEN_UNTIL_RUN = (TaskStatus.SCHEDULED, TaskStatus.UNSCHEDULED)
+
+
+def _endpoint(session, ctx: RequestContext, endpoint_id: str, role: str) -> Endpoint:
+    endpoint = session.get(Endpoint, endpoint_id)
+    if endpoint is None or endpoint.deleted or endpoint.project_id != ctx.project_id:
+        abort(400, message=f"{role} endpoint {endpoint_id} not found")
+    return endpoint
+
+
+def _merge_environment(spec, env: dict[str, Any], network_map: dict, storage: dict) -> dict[str, Any]:
+    """The destination environment with the network map and storage mappings copied in."""
+    merged = dict(env)
+    names = spec.destination_environment_schema().fields
+    if "network_map" in names:
+        merged.setdefault("network_map", network_map)
+    if "storage_mappings" in names:
+        merged.setdefault("storage_mappings", storage)
+    return merged
+
+
+def create(session, ctx: RequestContext, body: dict[str, Any]) -> Migration:
+    """Validate a new migration against its providers, store it, and queue its planning."""
+    origin, destination = body["origin"], body["destination"]
+    migration = Migration(project_id=ctx.project_id, user_id=ctx.user_id, status=MigrationStatus.PENDING)
+    if origin is not None:
+        source = provider_for(origin["type"], "source")
+        validate_connection_info(source, origin["connection_info"])
+        migration.origin = {"type": origin["type"], "connection_info": origin["connection_info"]}
+        source_env = origin["source_environment"] or body["source_environment"]
+    else:
+        endpoint = _endpoint(session, ctx, str(body["origin_endpoint_id"]), "origin")
+        source = provider_for(endpoint.type, "source")
+        migration.origin_endpoint_id = endpoint.id
+        migration.origin = {"type": endpoint.type}
+        source_env = body["source_environment"]
+    if destination is not None:
+        dest = provider_for(destination["type"], "destination")
+        validate_connection_info(dest, destination["connection_info"])
+        target_env = destination["target_environment"] or body["destination_environment"]
+        network_map = destination["network_map"] or body["network_map"] or target_env.get("network_map") or {}
+        migration.destination = {
+            "type": destination["type"],
+            "connection_info": destination["connection_info"],
+            "target_environment": target_env,
+        }
+    else:
+        endpoint = _endpoint(session, ctx, str(body["destination_endpoint_id"]), "destination")
+        dest = provider_for(endpoint.type, "destination")
+        migration.destination_endpoint_id = endpoint.id
+        target_env = body["destination_environment"]
+        network_map = body["network_map"]
+        migration.destination = {"type": endpoint.type, "target_environment": target_env}
+    if (
+        migration.origin_endpoint_id
+        and migration.origin_endpoint_id == migration.destination_endpoint_id
+    ):
+        abort(400, message="origin and destination endpoints must differ")
+    validate_with(source.source_environment_schema, source_env, "source_environment")
+    plain_target = {k: v for k, v in target_env.items() if k not in ("network_map", "storage_mappings")}
+    storage = body["storage_mappings"]
+    destination_env = _merge_environment(dest, plain_target, network_map, storage)
+    validate_with(dest.destination_environment_schema, destination_env, "target_environment")
+    migration.source_environment = source_env
+    migration.destination_environment = destination_env
+    migration.network_map = network_map
+    migration.storage_mappings = storage
+    for key in ("instances", "user_scripts", "notes", "skip_os_morphing", "shutdown_instances"):
+        setattr(migration, key, body[key])
+    session.add(migration)
+    session.flush()
+    for n, instance in enumerate(migration.instances, start=1):
+        session.add(
+            Task(
+                migration_id=migration.id, index=n, instance=instance, task_type=pipeline.INFO_TASK,
+                queue=pipeline.CONTROL_QUEUE, status=TaskStatus.SCHEDULED, depends_on=[],
+            )
+        )
+    return migration
+
+
+def dispatch(migration_id: str) -> None:
+    control.submit(migration_id)
+
+
+def get(session, ctx: RequestContext, migration_id: str, with_tasks: bool = True) -> Migration:
+    check_id(migration_id, "migration")
+    query = select(Migration).where(
+        Migration.id == migration_id, Migration.deleted.is_(False), Migration.project_id == ctx.project_id
+    )
+    if with_tasks:
+        query = query.options(
+            selectinload(Migration.tasks).selectinload(Task.progress_updates),
+            selectinload(Migration.tasks).selectinload(Task.events),
+        )
+    migration = session.scalars(query).first()
+    if migration is None:
+        abort(404, message=f"migration {migration_id} not found")
+    return migration
+
+
+def list_(session, ctx: RequestContext, args: dict, settings: Settings, with_tasks: bool) -> list[Migration]:
+    query = select(Migration).where(Migration.project_id == ctx.project_id, Migration.deleted.is_(False))
+    if with_tasks:
+        query = query.options(
+            selectinload(Migration.tasks).selectinload(Task.progress_updates),
+            selectinload(Migration.tasks).selectinload(Task.events),
+        )
+    query = paginate(session, query, Migration, args, SORT_KEYS, settings.page_limit_max)
+    return list(session.scalars(query))
+
+
+def cancel(session, ctx: RequestContext, migration_id: str, force: bool, settings: Settings) -> None:
+    migration = get(session, ctx, migration_id, with_tasks=False)
+    status = MigrationStatus(migration.status)
+    if status in FINISHED_MIGRATION:
+        abort(409, message=f"migration is already {status}; nothing to cancel")
+    if status == MigrationStatus.CANCELLING and not force:
+        abort(409, message="migration is already being cancelled; use force to stop it at once")
+    session.commit()
+    control.cancel(settings, migration_id, force)
+
+
+def delete(session, ctx: RequestContext, migration_id: str) -> None:
+    migration = get(session, ctx, migration_id, with_tasks=False)
+    if migration.status not in FINISHED_MIGRATION:
+        abort(
+            409,
+            message=f"migration is {migration.status}: only completed, failed or cancelled migrations "
+            "can be deleted; cancel it first",
+        )
+    migration.deleted = True
+    migration.deleted_at = utcnow()
+
+
+def _task_view(task: Task, live: dict[str, Any] | None) -> dict[str, Any]:
+    updates = [
+        {
+            "id": u.id, "task_id": u.task_id, "index": u.index, "current_step": u.current_step,
+            "total_steps": u.total_steps, "message": u.message, "created_at": u.created_at,
+        }
+        for u in task.progress_updates
+    ]
+    if live and updates and task.status == TaskStatus.RUNNING:
+        updates[-1] = {**updates[-1], "current_step": live["current_step"], "total_steps": live["total_steps"]}
+    details = task.exception_details.split("\n\n", 1)[0] if task.exception_details else None
+    return {
+        **{c: getattr(task, c) for c in (
+            "id", "migration_id", "instance", "task_type", "status", "host", "process_id", "depends_on",
+            "on_error", "disk_id", "created_at", "started_at", "finished_at",
+        )},
+        "exception_details": details,
+        "progress": live,
+        "progress_updates": updates,
+        "events": task.events,
+        "result": task.result or {},
+    }
+
+
+def present(migration: Migration, store: ProgressStore | None, with_tasks: bool) -> dict[str, Any]:
+    """The response document: live Redis progress merged over what the database holds."""
+    data = {c.name: getattr(migration, c.name) for c in Migration.__table__.columns}
+    data["origin"] = {**migration.origin, "connection_info": redact(migration.origin.get("connection_info"))}
+    data["destination"] = {
+        **migration.destination,
+        "connection_info": redact(migration.destination.get("connection_info")),
+    }
+    data["info"] = {k: v.get("vm", {}) for k, v in (migration.info or {}).items()}
+    data["last_execution_status"] = migration.status
+    if not with_tasks:
+        return data
+    tasks = [t for t in migration.tasks if not (t.on_error and t.status in HIDDEN_UNTIL_RUN)]
+    running = [t.id for t in tasks if t.status == TaskStatus.RUNNING]
+    live = store.read_many(running) if store and running else {}
+    data["tasks"] = [_task_view(t, live.get(t.id)) for t in tasks]
+    stage_tasks = [t for t in tasks if not t.on_error]
+    done = sum(1 for t in stage_tasks if t.status == TaskStatus.COMPLETED)
+    partial = sum((live.get(t.id) or {}).get("percent") or 0 for t in stage_tasks) / 100
+    data["progress"] = {
+        "tasks_total": len(stage_tasks),
+        "tasks_completed": done,
+        "percent": round(100 * (done + partial) / len(stage_tasks), 1) if stage_tasks else 0.0,
+    }
+    return data

@@ -1,0 +1,1 @@
+"""The Celery face: a migration as a canvas of thin, idempotent stage tasks."""

@@ -1,0 +1,200 @@
+"""Control tasks and calls: plan and dispatch a migration, cancel it, clean up, complete it."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from sqlalchemy import select, update
+
+from coriolis.config import Settings, get_settings
+from coriolis.database.models import Migration, Task, utcnow
+from coriolis.database.session import session_scope
+from coriolis.statuses import FINISHED_MIGRATION, MigrationStatus, TaskStatus
+from coriolis_tasks import connections, pipeline, staging
+from coriolis_tasks.app import celery_app
+from coriolis_tasks.reporter import TaskReporter
+from coriolis_tasks.runtime import StageRun, fail_migration, run_stage, store_for
+from providers.types import MigrationContext, ProviderError
+
+log = logging.getLogger(__name__)
+UNFINISHED = (TaskStatus.SCHEDULED, TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.CANCELLING)
+
+
+def submit(migration_id: str) -> None:
+    """Queue the planning of a new migration."""
+    celery_app.send_task("coriolis.control.plan", args=(migration_id,))
+
+
+def cancel(settings: Settings, migration_id: str, force: bool = False) -> None:
+    """Stop a migration: revoke what has not started, signal what runs, then clean up."""
+    store_for(settings).abort(migration_id, "cancelled by the user")
+    with session_scope(settings.database_url) as s:
+        migration = s.get(Migration, migration_id)
+        migration.status = MigrationStatus.CANCELLING
+        ids = list(s.scalars(select(Task.id).where(Task.migration_id == migration_id, Task.status.in_(UNFINISHED))))
+    if ids:
+        celery_app.control.revoke(ids, terminate=force)
+    celery_app.send_task("coriolis.control.cleanup", args=(migration_id, MigrationStatus.CANCELED.value, force))
+
+
+def _get_instance_info(run: StageRun) -> dict[str, Any]:
+    exporter = run.exporter()
+    vm = exporter.get_instance(run.instance)
+    if not vm.disks:
+        raise ProviderError(f"instance {run.instance!r} has no disks to migrate")
+    target = run.importer().target_profile(vm)
+    run.reporter.info(f"found {vm.name}: {vm.num_cpu} CPUs, {vm.memory_mb} MB, {len(vm.disks)} disk(s)")
+    return {"vm": vm.to_dict(), "target": target.to_dict()}
+
+
+@celery_app.task(name="coriolis.control.plan")
+def plan(migration_id: str) -> None:
+    """Read every instance's info, create the stage tasks and dispatch the canvas (once)."""
+    settings = get_settings()
+    with session_scope(settings.database_url) as s:
+        migration = s.get(Migration, migration_id)
+        if migration is None or migration.dispatched or migration.status != MigrationStatus.PENDING:
+            return
+        if store_for(settings).abort_reason(migration_id):
+            return
+        migration.status = MigrationStatus.RUNNING
+        info_tasks = [t.id for t in migration.tasks if t.task_type == pipeline.INFO_TASK]
+    infos = {}
+    for task_id in info_tasks:
+        result = run_stage(task_id, _get_instance_info)
+        with session_scope(settings.database_url) as s:
+            infos[s.get(Task, task_id).instance] = (task_id, result)
+    with session_scope(settings.database_url) as s:
+        migration = s.get(Migration, migration_id, with_for_update=True)
+        if migration.dispatched or migration.status != MigrationStatus.RUNNING:
+            return
+        migration.info = {inst: result for inst, (_tid, result) in infos.items()}
+        index = len(migration.tasks)
+        ids: dict[str, str] = {}
+        rows: list[Task] = []
+        for instance, (info_id, result) in infos.items():
+            disk_ids = [d["id"] for d in result["vm"]["devices"]["disks"]]
+            for planned in pipeline.plan_instance(instance, disk_ids, info_id):
+                index += 1
+                task = Task(
+                    migration_id=migration_id, index=index, instance=instance, task_type=planned.task_type,
+                    queue=planned.queue, disk_id=planned.disk_id, status=TaskStatus.SCHEDULED,
+                    depends_on=[ids.get(k, k) for k in planned.depends_on], on_error=planned.on_error,
+                )
+                s.add(task)
+                s.flush()
+                ids[planned.key] = task.id
+                rows.append(task)
+        canvas = pipeline.build([(t.id, t.task_type, t.disk_id, t.instance) for t in rows])
+        migration.dispatched = True
+    canvas.apply_async()
+
+
+def complete_if_done(task_id: str) -> None:
+    """After an instance is finalized: complete the migration once every instance is."""
+    settings = get_settings()
+    with session_scope(settings.database_url) as s:
+        migration_id = s.get(Task, task_id).migration_id
+        tasks = s.scalars(select(Task).where(Task.migration_id == migration_id)).all()
+        finals = [t for t in tasks if t.task_type == "FINALIZE_INSTANCE_DEPLOYMENT"]
+        if not finals or any(t.status != TaskStatus.COMPLETED for t in finals):
+            return
+        result: dict[str, Any] = {}
+        for t in tasks:
+            if t.task_type == "IMPORT_INSTANCE":
+                result.setdefault(t.instance, {}).update(t.result or {})
+            elif t.task_type == "BOOT_INSTANCE":
+                result.setdefault(t.instance, {})["boot"] = t.result
+        done = s.execute(
+            update(Migration)
+            .where(Migration.id == migration_id, Migration.status == MigrationStatus.RUNNING)
+            .values(status=MigrationStatus.COMPLETED, transfer_result=result, finished_at=utcnow())
+        )
+        if done.rowcount:
+            for t in tasks:
+                if t.on_error and t.status == TaskStatus.SCHEDULED:
+                    t.status = TaskStatus.UNSCHEDULED
+    staging.remove(settings.staging_dir, migration_id)
+
+
+def _wait_for_running(settings: Settings, migration_id: str, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        with session_scope(settings.database_url) as s:
+            running = s.scalars(
+                select(Task).where(Task.migration_id == migration_id, Task.status == TaskStatus.RUNNING)
+            ).all()
+            if not running:
+                return
+            if time.monotonic() >= deadline:
+                for t in running:  # its worker is gone or ignores the signal
+                    t.status = TaskStatus.FORCE_CANCELED
+                    t.finished_at = utcnow()
+                return
+        time.sleep(0.3)
+
+
+def _cleanup_instance(settings: Settings, migration_id: str, instance: str) -> None:
+    with session_scope(settings.database_url) as s:
+        migration = s.get(Migration, migration_id)
+        row = next((t for t in migration.tasks if t.on_error and t.instance == instance), None)
+        if row is None:
+            row = Task(
+                migration_id=migration_id, index=len(migration.tasks) + 1, instance=instance,
+                task_type=pipeline.CLEANUP_TASK, queue=pipeline.CONTROL_QUEUE, status=TaskStatus.SCHEDULED,
+                depends_on=[], on_error=True,
+            )
+            s.add(row)
+        row.status = TaskStatus.RUNNING
+        row.started_at = utcnow()
+        s.flush()
+        task_id = row.id
+    reporter = TaskReporter(task_id, migration_id, store_for(settings), settings.database_url)
+    ctx = MigrationContext(
+        migration_id, instance, staging.instance_dir(settings.staging_dir, migration_id, instance, create=False)
+    )
+    status = TaskStatus.COMPLETED
+    for role, factory in (("source", connections.exporter_for), ("destination", connections.importer_for)):
+        try:
+            with session_scope(settings.database_url) as s:
+                provider = factory(s, s.get(Migration, migration_id))
+            provider.cleanup(ctx)
+            reporter.info(f"{role} resources of {instance!r} removed")
+        except Exception as exc:  # keep cleaning the rest; the event says what was left
+            log.exception("cleanup of %s failed", role)
+            reporter.error(f"cleanup of the {role} failed: {exc}")
+            status = TaskStatus.ERROR
+    with session_scope(settings.database_url) as s:
+        row = s.get(Task, task_id)
+        row.status = status
+        row.finished_at = utcnow()
+
+
+@celery_app.task(name="coriolis.control.cleanup")
+def cleanup(migration_id: str, final_status: str, force: bool = False) -> None:
+    """Wait for running tasks to stop, remove what the migration created, set its final status."""
+    settings = get_settings()
+    with session_scope(settings.database_url) as s:
+        migration = s.get(Migration, migration_id)
+        if migration is None or migration.status in FINISHED_MIGRATION:
+            return
+        instances = list(migration.instances)
+    _wait_for_running(settings, migration_id, 5 if force else settings.cancel_wait_seconds)
+    skipped = TaskStatus.CANCELED if final_status == MigrationStatus.CANCELED else TaskStatus.UNSCHEDULED
+    with session_scope(settings.database_url) as s:
+        s.execute(
+            update(Task)
+            .where(Task.migration_id == migration_id, Task.on_error.is_(False), Task.status.in_(UNFINISHED))
+            .values(status=skipped, finished_at=utcnow())
+        )
+    for instance in instances:
+        _cleanup_instance(settings, migration_id, instance)
+    staging.remove(settings.staging_dir, migration_id)
+    with session_scope(settings.database_url) as s:
+        s.execute(
+            update(Migration)
+            .where(Migration.id == migration_id, Migration.status.not_in(list(FINISHED_MIGRATION)))
+            .values(status=final_status, finished_at=utcnow())
+        )

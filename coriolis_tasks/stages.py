@@ -1,0 +1,123 @@
+"""The stage tasks: each loads its inputs by id, calls one domain function, returns a small ref."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from coriolis_tasks import staging
+from coriolis_tasks.app import celery_app
+from coriolis_tasks.control import complete_if_done
+from coriolis_tasks.runtime import StageRun, run_stage
+from providers.types import DiskRef, ImportedInstance, ProviderError
+
+
+class StageError(Exception):
+    """A stage found its outcome wrong (checksum mismatch, no boot...)."""
+
+
+def _ordered_disks(run: StageRun, task_type: str) -> list[DiskRef]:
+    order = {d.id: n for n, d in enumerate(run.vm().disks)}
+    refs = [DiskRef.from_dict(r) for r in run.inputs[task_type]]
+    return sorted(refs, key=lambda r: order.get(r.disk_id, len(order)))
+
+
+def _checksum(path: str, fmt: str) -> str:
+    from conversion import checksum
+
+    return checksum(Path(path), fmt)
+
+
+def export_disk(run: StageRun) -> dict[str, Any]:
+    vm = run.vm()
+    disk = vm.disk(run.disk_id or "")
+    ref = run.exporter().export_disk(vm, disk, run.ctx, run.reporter)
+    run.reporter.step(0, None, f"checksumming exported disk {disk.id}")
+    return {**ref.to_dict(), "checksum": _checksum(ref.path, ref.format)}
+
+
+def convert_disk(run: StageRun) -> dict[str, Any]:
+    from conversion import convert
+
+    source = DiskRef.from_dict(run.input("EXPORT_DISK"))
+    fmt = run.target().disk_format
+    out = run.ctx.staging_dir / f"{Path(source.path).stem}.converted.{fmt}"
+    message = f"converting disk {source.disk_id}: {source.format} -> {fmt}"
+    run.reporter.step(0, 10000, message)
+    if not (out.exists() and _checksum(str(out), fmt) == source.checksum):
+        convert(
+            Path(source.path), source.format, out, fmt,
+            progress=lambda pct: run.reporter.step(int(pct * 100), 10000, message),
+        )
+        run.reporter.step(10000, 10000, message)
+        digest = _checksum(str(out), fmt)
+        if digest != source.checksum:
+            out.unlink(missing_ok=True)
+            raise StageError(f"disk {source.disk_id}: converted content differs from the source")
+        run.reporter.info(f"disk {source.disk_id} converted to {fmt}; content checksum {digest} matches")
+    if Path(source.path).is_relative_to(run.ctx.staging_dir) and Path(source.path) != out:
+        Path(source.path).unlink(missing_ok=True)
+    return DiskRef(source.disk_id, str(out), fmt, source.size_bytes, source.checksum).to_dict()
+
+
+def morph_instance(run: StageRun) -> dict[str, Any]:
+    disks = _ordered_disks(run, "CONVERT_DISK")
+    target = run.target()
+    out: dict[str, Any] = {"disks": [d.to_dict() for d in disks]}
+    if run.migration.skip_os_morphing or not target.morph:
+        why = "skip_os_morphing was requested" if run.migration.skip_os_morphing else "destination needs none"
+        run.reporter.info(f"OS morphing skipped: {why}")
+        return {**out, "skipped": True}
+    from morphing import MorphOptions, morph
+
+    env = run.migration.destination_environment or {}
+    options = MorphOptions(preserve_static_ips=bool(env.get("preserve_static_ips", False)))
+    result = morph([(Path(d.path), d.format) for d in disks], run.vm(), target, options, run.reporter)
+    return {**out, "morph": result.to_dict()}
+
+
+def import_instance(run: StageRun) -> dict[str, Any]:
+    importer = run.importer()
+    vm = run.vm()
+    disks = [DiskRef.from_dict(d) for d in run.input("OS_MORPHING")["disks"]]
+    imported = [importer.import_disk(vm, d, run.ctx, run.reporter) for d in disks]
+    instance = importer.create_instance(vm, imported, run.ctx, run.reporter)
+    run.reporter.info(f"instance {instance.name} created at the destination ({instance.id})")
+    return instance.to_dict()
+
+
+def boot_instance(run: StageRun) -> dict[str, Any]:
+    instance = ImportedInstance.from_dict(run.input("IMPORT_INSTANCE"))
+    result = run.importer().boot(instance, run.ctx, run.reporter)
+    if not result.booted:
+        raise StageError(f"the migrated instance did not boot: {result.message}")
+    run.reporter.info(f"instance booted in {result.seconds:.1f} s: {result.message}")
+    return result.to_dict()
+
+
+def finalize_instance(run: StageRun) -> dict[str, Any]:
+    instance = run.input("BOOT_INSTANCE")
+    staging.remove(run.settings.staging_dir, run.migration_id, run.instance)
+    return {"boot": instance}
+
+
+def _task(name: str, body):
+    @celery_app.task(name=f"coriolis.stage.{name}", bind=True)
+    def stage_task(self, task_id: str) -> dict[str, Any]:
+        result = run_stage(task_id, body, self.request.hostname)
+        if name == "finalize":
+            complete_if_done(task_id)
+        return result
+
+    stage_task.__doc__ = body.__doc__
+    return stage_task
+
+
+export = _task("export", export_disk)
+convert = _task("convert", convert_disk)
+morph = _task("morph", morph_instance)
+import_ = _task("import", import_instance)
+boot = _task("boot", boot_instance)
+finalize = _task("finalize", finalize_instance)
+
+__all__ = ["ProviderError", "StageError"]

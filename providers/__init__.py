@@ -1,0 +1,1 @@
+"""Providers: one folder each (source and/or destination of a migration)."""

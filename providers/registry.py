@@ -1,0 +1,81 @@
+"""The provider registry: every provider is a folder registered in one entry-point group."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any
+
+from marshmallow import Schema
+
+from providers.types import Exporter, Importer
+
+ENTRY_POINT_GROUP = "coriolis.providers"
+log = logging.getLogger(__name__)
+
+
+class EmptySchema(Schema):
+    """Options of a provider that takes none."""
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """What a provider offers: its schemas and factories for its two roles.
+
+    Args:
+        name: the provider type, one lowercase word (``ova``, ``kvm``...).
+        description: one line shown by ``GET /providers``.
+        connection_schema: validates ``connection_info``.
+        source_environment_schema: validates ``source_environment`` when used as origin.
+        destination_environment_schema: validates ``target_environment`` as destination.
+        exporter: ``exporter(connection_info, source_environment)`` when it can be a source.
+        importer: ``importer(connection_info, target_environment)`` when it can be a destination.
+        is_stub: a synthetic provider for tests and load tests.
+    """
+
+    name: str
+    description: str
+    connection_schema: type[Schema] = EmptySchema
+    source_environment_schema: type[Schema] = EmptySchema
+    destination_environment_schema: type[Schema] = EmptySchema
+    exporter: Callable[[dict[str, Any], dict[str, Any]], Exporter] | None = None
+    importer: Callable[[dict[str, Any], dict[str, Any]], Importer] | None = None
+    is_stub: bool = False
+
+    @property
+    def abilities(self) -> list[str]:
+        out = []
+        if self.exporter:
+            out.append("source")
+        if self.importer:
+            out.append("destination")
+        return out
+
+
+class UnknownProvider(KeyError):
+    """No provider is registered under that type."""
+
+
+@functools.cache
+def all_providers() -> dict[str, ProviderSpec]:
+    """Every registered provider, by type name."""
+    found: dict[str, ProviderSpec] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            spec = ep.load()
+        except Exception:  # one broken provider must not take the others down
+            log.exception("provider %s failed to load", ep.name)
+            continue
+        found[spec.name] = spec
+    return dict(sorted(found.items()))
+
+
+def get_provider(name: str) -> ProviderSpec:
+    """The provider registered as ``name``; raises ``UnknownProvider``."""
+    try:
+        return all_providers()[name]
+    except KeyError:
+        raise UnknownProvider(name) from None

@@ -1,0 +1,41 @@
+"""Options of the stub provider: sizes, throttling and failure injection."""
+
+from marshmallow import Schema, fields, validate
+
+
+class StubConnectionSchema(Schema):
+    instances = fields.List(
+        fields.String(validate=validate.Length(min=1, max=255)),
+        load_default=None,
+        metadata={"description": "instance names the source lists; empty: any name exists"},
+    )
+    storage_dir = fields.String(load_default=None, metadata={"description": "destination only"})
+
+
+class StubSourceSchema(Schema):
+    disks = fields.Integer(load_default=1, validate=validate.Range(1, 16))
+    disk_size_mb = fields.Integer(load_default=16, validate=validate.Range(1, 1 << 20))
+    instance_disks = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.Integer(validate=validate.Range(1, 1 << 20))),
+        load_default=dict,
+        metadata={"description": "per-instance disk sizes in MiB, overriding disks/disk_size_mb"},
+    )
+    data_fraction = fields.Float(load_default=0.5, validate=validate.Range(0.0, 1.0))
+    rate_mbps = fields.Float(load_default=0.0, validate=validate.Range(0.0))
+    fail_export = fields.Boolean(load_default=False)
+
+
+class StubDestinationConnectionSchema(Schema):
+    storage_dir = fields.String(load_default="/tmp/coriolis-stub-destination")
+    instances = fields.List(fields.String(), load_default=None)
+
+
+class StubDestinationSchema(Schema):
+    disk_format = fields.String(load_default="qcow2", validate=validate.OneOf(["raw", "qcow2", "vmdk", "vhdx"]))
+    morph = fields.Boolean(load_default=False, metadata={"description": "run OS morphing (fails: no OS)"})
+    rate_mbps = fields.Float(load_default=0.0, validate=validate.Range(0.0))
+    fail_import = fields.Boolean(load_default=False)
+    fail_boot = fields.Boolean(load_default=False)
+    network_map = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    storage_mappings = fields.Dict(load_default=dict)
