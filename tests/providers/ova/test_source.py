@@ -1,0 +1,271 @@
+"""Tests for the ova exporter: listing, instance info, export, progress, cancel, cleanup, VMX folders."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import conversion
+from providers.ova import PROVIDER, make_exporter
+from providers.registry import get_provider
+from providers.types import (
+    Cancelled,
+    Exporter,
+    Firmware,
+    MigrationContext,
+    NullReporter,
+    OsType,
+    ProviderError,
+)
+from tests.providers.ova.appliance import (
+    CAPACITY,
+    MIB,
+    Disk,
+    Nic,
+    Spec,
+    exporter,
+    make_raw,
+    make_vmdk,
+    ovf_xml,
+    simple_ova,
+    write_ova,
+    write_vmx_folder,
+)
+
+
+@pytest.fixture
+def library(tmp_path: Path, source_raw: Path, stream_vmdk: Path) -> Path:
+    """A directory with one OVA, one EFI VMX folder and some unrelated files."""
+    root = tmp_path / "library"
+    root.mkdir()
+    simple_ova(root / "web01.ova", stream_vmdk, CAPACITY)
+    write_vmx_folder(root / "db-vm", source_raw)
+    (root / "notes.txt").write_text("not a VM\n")
+    (root / "empty-dir").mkdir()
+    return root
+
+
+def test_provider_is_registered_with_schemas() -> None:
+    assert get_provider("ova") is PROVIDER
+    assert PROVIDER.abilities == ["source"]
+    assert PROVIDER.connection_schema().load({"path": "/x"}) == {"path": "/x"}
+    with pytest.raises(ProviderError, match="invalid ova options"):
+        make_exporter({}, {})
+    assert isinstance(make_exporter({"path": "/x"}, {}), Exporter)
+
+
+def test_validate_wants_a_directory(tmp_path: Path) -> None:
+    with pytest.raises(ProviderError, match="not a directory"):
+        exporter(tmp_path / "missing").validate()
+
+
+def test_lists_ovas_and_vmx_folders(library: Path) -> None:
+    found = {vm.id: vm for vm in exporter(library).list_instances()}
+    assert set(found) == {"web01.ova", "db-vm"}
+    assert found["web01.ova"].name == "web01"
+    assert found["db-vm"].name == "db-01"
+
+
+def test_listing_skips_broken_archives(library: Path) -> None:
+    (library / "broken.ova").write_bytes(b"not a tar at all" * 100)
+    assert {vm.id for vm in exporter(library).list_instances()} == {"web01.ova", "db-vm"}
+    with pytest.raises(ProviderError, match="broken.ova"):
+        exporter(library).get_instance("broken.ova")
+
+
+def test_ova_instance_info(library: Path) -> None:
+    vm = exporter(library).get_instance("web01")  # by VM name / file stem
+
+    assert vm.id == "web01.ova"
+    assert (vm.num_cpu, vm.memory_mb) == (2, 2048)
+    assert vm.firmware_type == Firmware.BIOS
+    assert vm.os_type == OsType.LINUX
+    assert vm.guest_id == "debian11_64Guest"
+    [disk] = vm.disks
+    assert (disk.id, disk.size_bytes, disk.format, disk.controller_id, disk.unit_number) == (
+        "vmdisk1", CAPACITY, "vmdk", "4", 0)
+    assert {(c.id, c.type) for c in vm.controllers} == {("4", "pvscsi"), ("5", "ide")}
+    [nic] = vm.nics
+    assert (nic.mac_address, nic.network_name, nic.model) == ("00:50:56:aa:bb:01", "VM Network", "vmxnet3")
+    assert vm.to_dict()["devices"]["disks"][0]["id"] == "vmdisk1"
+
+
+def test_ova_firmware_and_controllers(tmp_path: Path, stream_vmdk: Path) -> None:
+    spec = Spec(name="win", firmware="efi", scsi="lsilogicsas", os_type="windows2019srv_64Guest",
+                os_description="Microsoft Windows Server 2019",
+                disks=[Disk("d0", "d0.vmdk", CAPACITY, stream_vmdk.stat().st_size)],
+                nics=[Nic("00:50:56:00:00:0a", "LAN", "E1000"), Nic("00:50:56:00:00:0b", "DMZ", "E1000e")])
+    write_ova(tmp_path / "win.ova", ovf_xml(spec), {"d0.vmdk": stream_vmdk})
+
+    vm = exporter(tmp_path).get_instance("win.ova")
+
+    assert vm.firmware_type == Firmware.EFI
+    assert vm.os_type == OsType.WINDOWS
+    assert [(n.model, n.network_name) for n in vm.nics] == [("e1000", "LAN"), ("e1000e", "DMZ")]
+    assert ("4", "lsilogicsas") in {(c.id, c.type) for c in vm.controllers}
+
+
+def test_vmx_instance_info(library: Path) -> None:
+    vm = exporter(library).get_instance("db-vm")
+
+    assert (vm.name, vm.num_cpu, vm.memory_mb) == ("db-01", 4, 4096)
+    assert vm.firmware_type == Firmware.EFI
+    assert vm.os_type == OsType.WINDOWS
+    assert [(d.id, d.size_bytes, d.controller_id) for d in vm.disks] == [("scsi0-0", CAPACITY, "scsi0")]
+    assert {(c.id, c.type) for c in vm.controllers} == {("scsi0", "lsilogicsas"), ("ide1", "ide")}
+    [nic] = vm.nics
+    assert (nic.mac_address, nic.network_name, nic.model) == ("00:0c:29:12:34:56", "Prod", "e1000e")
+
+
+def test_export_is_byte_identical_and_reports_progress(
+    library: Path, source_raw: Path, ctx: MigrationContext
+) -> None:
+    exp = exporter(library, chunk_size=256 * 1024)
+    vm = exp.get_instance("web01.ova")
+    reporter = NullReporter()
+
+    ref = exp.export_disk(vm, vm.disks[0], ctx, reporter)
+
+    assert ref.path == str(ctx.staging_dir / "vmdisk1.vmdk")
+    assert (ref.disk_id, ref.format, ref.size_bytes) == ("vmdisk1", "vmdk", CAPACITY)
+    assert conversion.compare(ref.path, "vmdk", source_raw, "raw", same_size=True)
+    done = [s[0] for s in reporter.steps]
+    assert len(done) >= 3 and done == sorted(done)
+    assert reporter.steps[-1][0] == reporter.steps[-1][1] == os.path.getsize(ref.path)
+    assert not list(ctx.staging_dir.glob("*.part"))
+
+
+def test_export_again_skips_the_copy(library: Path, ctx: MigrationContext) -> None:
+    exp = exporter(library)
+    vm = exp.get_instance("web01.ova")
+    first = exp.export_disk(vm, vm.disks[0], ctx, NullReporter())
+    stamp = os.stat(first.path).st_mtime_ns
+    reporter = NullReporter()
+
+    second = exp.export_disk(vm, vm.disks[0], ctx, reporter)
+
+    assert second == first
+    assert os.stat(second.path).st_mtime_ns == stamp
+    assert any("already exported" in m for _, m in reporter.events)
+
+
+def test_export_again_replaces_a_damaged_copy(library: Path, ctx: MigrationContext, source_raw: Path) -> None:
+    exp = exporter(library)
+    vm = exp.get_instance("web01.ova")
+    ref = exp.export_disk(vm, vm.disks[0], ctx, NullReporter())
+    with open(ref.path, "r+b") as f:
+        f.seek(70000)
+        f.write(b"\0" * 100)
+
+    reporter = NullReporter()
+    exp.export_disk(vm, vm.disks[0], ctx, reporter)
+
+    assert not reporter.events
+    assert conversion.compare(ref.path, "vmdk", source_raw, "raw")
+
+
+class CancelAfter(NullReporter):
+    def __init__(self, steps: int) -> None:
+        super().__init__()
+        self.left = steps
+
+    def step(self, done: int, total: int | None, message: str = "") -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise Cancelled("user cancelled")
+        super().step(done, total, message)
+
+
+def test_cancel_mid_export_leaves_no_partial_file(library: Path, ctx: MigrationContext) -> None:
+    exp = exporter(library, chunk_size=64 * 1024)
+    vm = exp.get_instance("web01.ova")
+    reporter = CancelAfter(3)
+
+    with pytest.raises(Cancelled):
+        exp.export_disk(vm, vm.disks[0], ctx, reporter)
+
+    assert len(reporter.steps) == 3
+    assert [p.name for p in ctx.staging_dir.iterdir()] == [".ova-created"]
+
+
+def test_cleanup_removes_only_its_files_and_can_repeat(library: Path, ctx: MigrationContext) -> None:
+    exp = exporter(library)
+    vm = exp.get_instance("web01.ova")
+    ref = exp.export_disk(vm, vm.disks[0], ctx, NullReporter())
+    other = ctx.staging_dir / "converted.qcow2"
+    other.write_bytes(b"someone else's")
+
+    exp.cleanup(ctx)
+    exp.cleanup(ctx)
+
+    assert not os.path.exists(ref.path)
+    assert [p.name for p in ctx.staging_dir.iterdir()] == ["converted.qcow2"]
+    exp.cleanup(MigrationContext("other", "x", ctx.staging_dir / "never-made"))
+
+
+def test_vmx_disk_is_used_in_place(library: Path, source_raw: Path, ctx: MigrationContext) -> None:
+    exp = exporter(library)
+    vm = exp.get_instance("db-vm")
+
+    ref = exp.export_disk(vm, vm.disks[0], ctx, NullReporter())
+
+    assert ref.path == str(library / "db-vm" / "vm.vmdk")
+    assert conversion.compare(ref.path, "vmdk", source_raw, "raw", same_size=True)
+    exp.cleanup(ctx)
+    assert os.path.exists(ref.path)
+
+
+def test_vmx_disk_outside_its_folder_is_refused(tmp_path: Path, source_raw: Path) -> None:
+    outside = make_vmdk(source_raw, tmp_path / "outside.vmdk", "monolithicSparse")
+    write_vmx_folder(tmp_path / "lib" / "vm", source_raw, disk_name=f"../../{outside.name}")
+    with pytest.raises(ProviderError, match="outside the VM folder"):
+        exporter(tmp_path / "lib").get_instance("vm")
+
+
+def test_vmx_descriptor_with_extent_outside_is_refused(tmp_path: Path, source_raw: Path, ctx) -> None:
+    lib = tmp_path / "lib"
+    write_vmx_folder(lib / "vm", source_raw)
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(b"s" * CAPACITY)
+    (lib / "vm" / "vm.vmdk").write_text(
+        "# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType=\"monolithicFlat\"\n"
+        f'RW {CAPACITY // 512} FLAT "{secret}" 0\n'
+    )
+    exp = exporter(lib)
+    vm = exp.get_instance("vm")
+    with pytest.raises(ProviderError, match="outside its folder"):
+        exp.export_disk(vm, vm.disks[0], ctx, NullReporter())
+
+
+def test_unknown_instance(library: Path) -> None:
+    with pytest.raises(ProviderError, match="no OVA or VMX folder 'nope'"):
+        exporter(library).get_instance("nope")
+
+
+@pytest.mark.slow
+def test_real_guest_ova(tmp_path: Path) -> None:
+    """The Debian fixture OVA (built by tests/fixtures/guest, or taken from its cache)."""
+    from tests.fixtures.guest import ensure_guest
+
+    built = ensure_guest()
+    exp = exporter(built.ova.parent, chunk_size=8 * MIB)
+
+    vm = exp.get_instance(built.ova.name)
+
+    assert vm.os_type == OsType.LINUX
+    assert [n.mac_address for n in vm.nics] == [built.mac.lower()]
+    assert vm.nics[0].network_name == built.network_name
+    [disk] = vm.disks
+    assert disk.size_bytes == built.raw.stat().st_size
+    ctx = MigrationContext("guest", vm.id, tmp_path / "staging")
+    ref = exp.export_disk(vm, disk, ctx, NullReporter())
+    assert conversion.compare(ref.path, "vmdk", built.raw, "raw", same_size=True)
+    exp.cleanup(ctx)
+    assert not list(ctx.staging_dir.iterdir())
+
+
+def test_make_raw_helper_is_sparse(tmp_path: Path) -> None:
+    raw = make_raw(tmp_path / "r.raw", 64 * MIB, MIB)
+    assert raw.stat().st_blocks * 512 < 4 * MIB
