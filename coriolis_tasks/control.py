@@ -15,7 +15,7 @@ from coriolis.statuses import FINISHED_MIGRATION, MigrationStatus, TaskStatus
 from coriolis_tasks import connections, pipeline, staging
 from coriolis_tasks.app import celery_app
 from coriolis_tasks.reporter import TaskReporter
-from coriolis_tasks.runtime import StageRun, fail_migration, run_stage, store_for
+from coriolis_tasks.runtime import StageRun, run_stage, store_for
 from providers.types import MigrationContext, ProviderError
 
 log = logging.getLogger(__name__)

@@ -42,7 +42,7 @@ class StageRun:
     migration: Migration
     inputs: dict[str, list[dict[str, Any]]]
     reporter: TaskReporter
-    extras: dict[str, Any] = field(default_factory=dict)
+    dep_ids: list[str] = field(default_factory=list)
 
     @property
     def ctx(self) -> MigrationContext:
@@ -63,6 +63,14 @@ class StageRun:
         """The result of the single task of ``task_type`` this one depends on."""
         (result,) = self.inputs[task_type]
         return result
+
+    def update_input(self, task_type: str, **fields: Any) -> None:
+        """Add ``fields`` to the stored result of the single ``task_type`` task this one depends on."""
+        with session_scope(self.settings.database_url) as s:
+            (dep,) = s.scalars(
+                select(Task).where(Task.id.in_(self.dep_ids), Task.task_type == task_type)
+            ).all()
+            dep.result = {**(dep.result or {}), **fields}
 
     def exporter(self) -> Exporter:
         with session_scope(self.settings.database_url) as s:
@@ -101,7 +109,7 @@ def _start(settings: Settings, task_id: str, hostname: str | None) -> StageRun |
         reporter = TaskReporter(task_id, migration.id, store, settings.database_url, settings.progress_interval)
         return StageRun(
             settings, task_id, task.task_type, migration.id, task.instance, task.disk_id, migration, inputs,
-            reporter,
+            reporter, list(task.depends_on or []),
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,19 +32,24 @@ def _checksum(path: str, fmt: str) -> str:
 def export_disk(run: StageRun) -> dict[str, Any]:
     vm = run.vm()
     disk = vm.disk(run.disk_id or "")
-    ref = run.exporter().export_disk(vm, disk, run.ctx, run.reporter)
-    run.reporter.step(0, None, f"checksumming exported disk {disk.id}")
-    return {**ref.to_dict(), "checksum": _checksum(ref.path, ref.format)}
+    return run.exporter().export_disk(vm, disk, run.ctx, run.reporter).to_dict()
 
 
 def convert_disk(run: StageRun) -> dict[str, Any]:
     from conversion import convert
 
-    source = DiskRef.from_dict(run.input("EXPORT_DISK"))
+    exported = DiskRef.from_dict(run.input("EXPORT_DISK"))
     fmt = run.target().disk_format
-    out = run.ctx.staging_dir / f"{Path(source.path).stem}.converted.{fmt}"
-    message = f"converting disk {source.disk_id}: {source.format} -> {fmt}"
+    out = run.ctx.staging_dir / f"{Path(exported.path).stem}.converted.{fmt}"
+    message = f"converting disk {exported.disk_id}: {exported.format} -> {fmt}"
     run.reporter.step(0, 10000, message)
+    source = exported
+    if not exported.checksum:
+        run.reporter.step(0, None, f"checksumming source disk {exported.disk_id}")
+        source = replace(exported, checksum=_checksum(exported.path, exported.format))
+        # kept with the export's result, so a redelivered conversion can still verify
+        run.update_input("EXPORT_DISK", checksum=source.checksum)
+        run.reporter.info(f"disk {source.disk_id}: source content checksum {source.checksum}")
     if not (out.exists() and _checksum(str(out), fmt) == source.checksum):
         convert(
             Path(source.path), source.format, out, fmt,

@@ -24,6 +24,11 @@ class StubSourceSchema(Schema):
     data_fraction = fields.Float(load_default=0.5, validate=validate.Range(0.0, 1.0))
     rate_mbps = fields.Float(load_default=0.0, validate=validate.Range(0.0))
     fail_export = fields.Boolean(load_default=False)
+    claim_format = fields.String(
+        load_default="raw",
+        validate=validate.OneOf(["raw", "qcow2", "vmdk"]),
+        metadata={"description": "the format the export claims (not raw: conversion fails, for failure tests)"},
+    )
 
 
 class StubDestinationConnectionSchema(Schema):

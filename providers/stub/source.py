@@ -69,7 +69,7 @@ class StubExporter:
             Path(path).unlink(missing_ok=True)
             raise
         reporter.step(disk.size_bytes, disk.size_bytes, message)
-        return DiskRef(disk.id, str(path), "raw", disk.size_bytes)
+        return DiskRef(disk.id, str(path), self.env["claim_format"], disk.size_bytes)
 
     def cleanup(self, ctx: MigrationContext) -> None:
         for disk in ctx.staging_dir.glob("disk*.raw") if ctx.staging_dir.exists() else ():

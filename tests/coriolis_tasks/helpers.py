@@ -44,7 +44,8 @@ def wait_for(
         if until(migration):
             return migration
         time.sleep(0.2)
-    raise AssertionError(f"timed out; last state: {migration['status']} {[(t['task_type'], t['status']) for t in migration.get('tasks', [])]}")
+    states = [(t["task_type"], t["status"]) for t in migration.get("tasks", [])]
+    raise AssertionError(f"timed out; last state: {migration['status']} {states}")
 
 
 def wait_finished(client, project: str, migration_id: str, timeout: float = 120, on_poll=None) -> dict:

@@ -199,7 +199,8 @@ def present(migration: Migration, store: ProgressStore | None, with_tasks: bool)
     running = [t.id for t in tasks if t.status == TaskStatus.RUNNING]
     live = store.read_many(running) if store and running else {}
     data["tasks"] = [_task_view(t, live.get(t.id)) for t in tasks]
-    stage_tasks = [t for t in tasks if not t.on_error]
+    # planning adds the stage tasks: counting only those keeps the overall figure from going back
+    stage_tasks = [t for t in tasks if not t.on_error and t.task_type != pipeline.INFO_TASK]
     done = sum(1 for t in stage_tasks if t.status == TaskStatus.COMPLETED)
     partial = sum((live.get(t.id) or {}).get("percent") or 0 for t in stage_tasks) / 100
     data["progress"] = {

@@ -1,0 +1,126 @@
+"""Connection info and target environment options of the kvm destination (marshmallow schemas)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+DEFAULT_BOOT_MARKER = r"login:|FIXTURE-BOOT-OK"
+DEFAULT_OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+DEFAULT_OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+
+
+def _check_regex(value: str) -> None:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValidationError(f"not a valid regular expression: {exc}") from None
+
+
+class ConnectionSchema(Schema):
+    """Where the kvm destination keeps disks and definitions, and how it runs qemu."""
+
+    storage_dir = fields.String(
+        required=True, metadata={"description": "Directory for imported disks and VM definitions."}
+    )
+    accel = fields.String(
+        load_default="tcg",
+        validate=validate.OneOf(["tcg", "kvm"]),
+        metadata={"description": "qemu accelerator; 'tcg' is the safe default (nested KVM often hangs)."},
+    )
+    qemu_binary = fields.String(
+        load_default="qemu-system-x86_64", metadata={"description": "qemu system emulator to run."}
+    )
+    ovmf_code = fields.String(
+        load_default=DEFAULT_OVMF_CODE, metadata={"description": "UEFI firmware code for EFI guests."}
+    )
+    ovmf_vars = fields.String(
+        load_default=DEFAULT_OVMF_VARS, metadata={"description": "UEFI variable store template."}
+    )
+
+
+class TargetEnvironmentSchema(Schema):
+    """How the migrated instance is defined and how its first boot is verified."""
+
+    disk_format = fields.String(load_default="qcow2", validate=validate.OneOf(["qcow2", "raw"]))
+    memory_mb = fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(min=64),
+        metadata={"description": "Memory of the instance; default: the source's."},
+    )
+    num_cpu = fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(min=1, max=255),
+        metadata={"description": "vCPUs of the instance; default: the source's."},
+    )
+    machine = fields.String(load_default="pc", validate=validate.OneOf(["pc", "q35"]))
+    boot_timeout = fields.Float(
+        load_default=120.0, validate=validate.Range(min=1),
+        metadata={"description": "Seconds the boot check waits for the marker."},
+    )
+    boot_marker = fields.String(
+        load_default=None, allow_none=True, validate=_check_regex,
+        metadata={"description": f"Regex the boot check waits for on the serial console "
+                                 f"(default {DEFAULT_BOOT_MARKER!r})."},
+    )
+    network = fields.String(
+        load_default="user", validate=validate.OneOf(["user", "none"]),
+        metadata={"description": "'user': qemu user networking with restrict=on; 'none': no NIC."},
+    )
+    preserve_static_ips = fields.Boolean(
+        load_default=False, metadata={"description": "Keep static IP configuration when morphing."}
+    )
+    kernel = fields.String(
+        load_default=None, allow_none=True,
+        metadata={"description": "Direct kernel boot (tests, appliances): kernel image path."},
+    )
+    initrd = fields.String(load_default=None, allow_none=True)
+    append = fields.String(load_default=None, allow_none=True)
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Validated connection info."""
+
+    storage_dir: str
+    accel: str = "tcg"
+    qemu_binary: str = "qemu-system-x86_64"
+    ovmf_code: str = DEFAULT_OVMF_CODE
+    ovmf_vars: str = DEFAULT_OVMF_VARS
+
+
+@dataclass(frozen=True)
+class TargetOptions:
+    """Validated target environment options."""
+
+    disk_format: str = "qcow2"
+    memory_mb: int | None = None
+    num_cpu: int | None = None
+    machine: str = "pc"
+    boot_timeout: float = 120.0
+    boot_marker: str | None = None
+    network: str = "user"
+    preserve_static_ips: bool = False
+    kernel: str | None = None
+    initrd: str | None = None
+    append: str | None = None
+
+    @property
+    def marker(self) -> str:
+        """The boot marker regex, the default one when none was given."""
+        return self.boot_marker or DEFAULT_BOOT_MARKER
+
+
+def load_options(
+    connection_info: dict[str, Any], target_environment: dict[str, Any] | None
+) -> tuple[Connection, TargetOptions]:
+    """Validate both option dicts; raises ``marshmallow.ValidationError``.
+
+    Args:
+        connection_info: the destination's connection info.
+        target_environment: the migration's target environment (may be None).
+    """
+    conn = ConnectionSchema().load(connection_info or {})
+    target = TargetEnvironmentSchema().load(target_environment or {})
+    return Connection(**conn), TargetOptions(**target)
