@@ -10,7 +10,7 @@ from coriolis.database.session import session_scope
 from coriolis_tasks.app import celery_app
 from coriolis_tasks.connections import resolve_connection_info
 from providers.registry import get_provider
-from providers.types import ProviderError
+from providers.types import InstanceNotFound, ProviderError
 
 
 def _provider(endpoint_id: str, role: str):
@@ -27,10 +27,10 @@ def _provider(endpoint_id: str, role: str):
 def _answer(call) -> dict[str, Any]:
     try:
         return {"ok": True, "value": call()}
+    except InstanceNotFound as exc:
+        return {"ok": False, "message": str(exc), "not_found": True}
     except ProviderError as exc:
         return {"ok": False, "message": str(exc), "not_found": False}
-    except KeyError as exc:
-        return {"ok": False, "message": f"not found: {exc}", "not_found": True}
 
 
 @celery_app.task(name="coriolis.control.validate_endpoint")

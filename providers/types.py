@@ -33,6 +33,10 @@ class ProviderError(Exception):
     """An error a provider reports to the user: its message is shown as is."""
 
 
+class InstanceNotFound(ProviderError):
+    """The source has no instance by that name or id."""
+
+
 def _from_dict(cls, data: dict[str, Any]):
     names = {f.name for f in dataclasses.fields(cls)}
     return cls(**{k: v for k, v in data.items() if k in names})

@@ -11,7 +11,7 @@ import conversion
 from providers.ova import vmx
 from providers.ova.archive import SIDE_FILES, ManifestEntry, OvaArchive
 from providers.ova.ovf import OvfDescriptor, OvfDisk, parse_ovf
-from providers.types import DiskInfo, DiskRef, MigrationContext, ProviderError, Reporter, VmInfo
+from providers.types import DiskInfo, DiskRef, InstanceNotFound, MigrationContext, ProviderError, Reporter, VmInfo
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ class OvaExporter:
             raise ProviderError(f"several instances are named {instance!r}; use the id ({', '.join(named)})")
         if named:
             return named[0], entries[named[0]]
-        raise ProviderError(f"no OVA or VMX folder {instance!r} in {self.root}")
+        raise InstanceNotFound(f"no OVA or VMX folder {instance!r} in {self.root}")
 
     def get_instance(self, instance: str) -> VmInfo:
         """An instance by id (entry name), OVA file stem or VM name."""

@@ -8,7 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from providers.stub.throttle import Throttle
-from providers.types import DiskInfo, DiskRef, MigrationContext, NicInfo, ProviderError, Reporter, VmInfo
+from providers.types import (
+    DiskInfo,
+    DiskRef,
+    InstanceNotFound,
+    MigrationContext,
+    NicInfo,
+    ProviderError,
+    Reporter,
+    VmInfo,
+)
 
 CHUNK = 1 << 20
 
@@ -34,7 +43,7 @@ class StubExporter:
 
     def get_instance(self, instance: str) -> VmInfo:
         if self.names is not None and instance not in self.names:
-            raise ProviderError(f"instance {instance!r} not found")
+            raise InstanceNotFound(f"instance {instance!r} not found")
         sizes = self.env["instance_disks"].get(instance) or [self.env["disk_size_mb"]] * self.env["disks"]
         mac_tail = hashlib.sha1(instance.encode()).hexdigest()[:6]
         return VmInfo(

@@ -1,0 +1,213 @@
+"""The Debian-family fixer (Debian, Ubuntu and their derivatives): one method per concern."""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+from morphing import bootloader, cloud_init
+from morphing.fixers.base import Fixer
+from morphing.network import plan_nics
+from morphing.network.systems import SYSTEMS, detect_system
+from morphing.tree import GuestTree
+from providers.types import OsInfo, OsType
+
+FAMILY = {"debian", "ubuntu", "linuxmint", "pop", "kali", "raspbian", "devuan", "elementary", "zorin"}
+DPKG_STATUS = "/var/lib/dpkg/status"
+MODULES_FILE = "/etc/initramfs-tools/modules"
+# Kernel modules the initrd needs to find the root disk and the NICs, by TargetProfile bus/model.
+DRIVERS = {
+    "virtio": ("virtio_pci", "virtio_blk", "virtio_scsi", "virtio_net", "virtio_console"),
+    "nvme": ("nvme",),
+    "hyperv": ("hv_vmbus", "hv_storvsc", "hv_netvsc"),
+    "xen": ("xen_blkfront", "xen_netfront"),
+    "ena": ("ena",),
+    "sata": ("ahci",),
+    "ide": ("ata_piix",),
+    "e1000": ("e1000",),
+}
+_TOOLS_PACKAGE = re.compile(r"(open-vm-tools|vmware-tools).*")
+_TOOLS_LEFTOVERS = ("/etc/vmware-tools", "/etc/init.d/vmware-tools", "/usr/lib/vmware-tools")
+_POLICY = "/usr/sbin/policy-rc.d"
+_GRUB_CFGS = ("/boot/grub/grub.cfg", "/boot/grub2/grub.cfg")
+
+
+def installed_packages(tree: GuestTree) -> set[str]:
+    """Names of the packages dpkg lists as installed (read offline from its status file)."""
+    names: set[str] = set()
+    for stanza in (tree.read(DPKG_STATUS) or "").split("\n\n"):
+        fields = dict(re.findall(r"^([A-Za-z-]+): (.*)$", stanza, re.MULTILINE))
+        if "Package" in fields and fields.get("Status", "").endswith(" installed"):
+            names.add(fields["Package"])
+    return names
+
+
+class DebianFixer(Fixer):
+    """Debian and Ubuntu: dpkg, initramfs-tools, GRUB, and whichever network system is in use."""
+
+    name = "debian"
+    concerns: ClassVar[tuple[str, ...]] = (
+        "guest_tools",
+        "packages",
+        "network",
+        "cloud_init",
+        "hostname",
+        "bootloader",
+        "drivers",
+    )
+    kept_static = False
+
+    @classmethod
+    def matches(cls, os_info: OsInfo) -> bool:
+        return os_info.os_type == OsType.LINUX and (os_info.distribution or "") in FAMILY
+
+    def _with_policy(self, args: list[str]) -> None:
+        """Run a package command with services kept from starting (policy-rc.d) in the guest."""
+        created = not self.tree.exists(_POLICY)
+        if created:
+            self.tree.write(_POLICY, "#!/bin/sh\n# Coriolis: no services start while morphing.\nexit 101\n", 0o755)
+        try:
+            self.ctx.runner.run(args)
+        finally:
+            if created:
+                self.tree.remove(_POLICY)
+
+    def guest_tools(self) -> None:
+        """Purge open-vm-tools (and VMware Tools leftovers): no use off VMware."""
+        if not self.ctx.options.remove_guest_tools:
+            return
+        packages = sorted(p for p in installed_packages(self.tree) if _TOOLS_PACKAGE.fullmatch(p))
+        if packages:
+            self._with_policy(["dpkg", "--purge", *packages])
+            self.log.record(f"guest tools: purged {', '.join(packages)}")
+        for path in _TOOLS_LEFTOVERS:
+            if self.tree.remove(path):
+                self.log.record(f"guest tools: removed {path}")
+
+    def packages(self) -> None:
+        """Install the requested extra packages with apt (the guest uses the host's resolver)."""
+        wanted = list(self.ctx.options.extra_packages)
+        if not wanted:
+            return
+        resolv = "/etc/resolv.conf"
+        host = self.tree.path("/etc") / "resolv.conf"
+        saved = host.read_bytes() if host.is_file() and not host.is_symlink() else None
+        link = host.readlink() if host.is_symlink() else None
+        self.tree.remove(resolv)
+        try:
+            with open("/etc/resolv.conf", "rb") as f:
+                host.write_bytes(f.read())
+            self.ctx.runner.run(["apt-get", "update"])
+            self._with_policy(["apt-get", "install", "-y", "--no-install-recommends", *wanted])
+        finally:
+            self.tree.remove(resolv)
+            if link is not None:
+                host.symlink_to(link)
+            elif saved is not None:
+                host.write_bytes(saved)
+        self.log.record(f"packages: installed {', '.join(wanted)}")
+
+    def network(self) -> None:
+        """Rewrite the guest's network config for the destination NICs, matched by MAC."""
+        system = detect_system(self.tree)
+        module = SYSTEMS[system]
+        found = module.read(self.tree)
+        if not self.ctx.vm.nics:
+            self.log.warn("network: the VM has no known NICs; writing DHCP for any ethernet NIC")
+        plans = plan_nics(found, self.ctx.vm.nics, self.ctx.options.preserve_static_ips)
+        self.kept_static = any(p.config.static for p in plans)
+        for change in module.write(self.tree, plans):
+            self.log.record(change)
+
+    def cloud_init(self) -> None:
+        """Point cloud-init at the destination's datasources; drop VMware customization."""
+        if not cloud_init.installed(self.tree):
+            return
+        for change in cloud_init.configure(self.tree, self.ctx.target.cloud_init_datasources, self.kept_static):
+            self.log.record(change)
+
+    def hostname(self) -> None:
+        """Set the hostname the user asked for (/etc/hostname and the 127.0.1.1 line of /etc/hosts)."""
+        name = self.ctx.options.hostname
+        if not name:
+            return
+        self.tree.write("/etc/hostname", name + "\n")
+        hosts = self.tree.read("/etc/hosts") or "127.0.0.1\tlocalhost\n"
+        line = f"127.0.1.1\t{name}"
+        if re.search(r"^127\.0\.1\.1\s.*$", hosts, re.MULTILINE):
+            hosts = re.sub(r"^127\.0\.1\.1\s.*$", line, hosts, count=1, flags=re.MULTILINE)
+        else:
+            hosts = hosts.rstrip("\n") + "\n" + line + "\n"
+        self.tree.write("/etc/hosts", hosts)
+        self.log.record(f"hostname: set to {name}")
+
+    def bootloader(self) -> None:
+        """fstab, GRUB and the resume device by UUID instead of the source's /dev/sdX names."""
+        devices = self.ctx.devices
+        fstab = self.tree.read("/etc/fstab")
+        if fstab is not None:
+            text, changes, warnings = bootloader.rewrite_fstab(fstab, devices)
+            self._save("/etc/fstab", fstab, text, changes)
+            for warning in warnings:
+                self.log.warn(warning)
+        resume = "/etc/initramfs-tools/conf.d/resume"
+        old = self.tree.read(resume)
+        if old is not None:
+            self._save(resume, old, *bootloader.rewrite_resume_conf(old, devices, resume))
+        for path in ("/etc/default/grub", *_GRUB_CFGS):
+            old = self.tree.read(path)
+            if old is not None:
+                self._save(path, old, *bootloader.rewrite_kernel_args(old, devices, path))
+        self._regenerate_grub()
+
+    def _regenerate_grub(self) -> None:
+        """Rerun grub-mkconfig when it wrote grub.cfg; keep the edited file if that fails."""
+        cfg = _GRUB_CFGS[0]
+        text = self.tree.read(cfg)
+        if (
+            text is None
+            or not bootloader.is_generated_grub_cfg(text)
+            or not self.tree.exists("/usr/sbin/grub-mkconfig")
+        ):
+            return
+        new = cfg + ".coriolis-new"
+        try:
+            self.ctx.runner.run(["grub-mkconfig", "-o", new])
+        except Exception as exc:  # noqa: BLE001 - the in-place edit above is the fallback
+            self.log.warn(f"bootloader: grub-mkconfig failed, keeping the edited {cfg}: {exc}")
+            self.tree.remove(new)
+            return
+        generated = self.tree.read(new) or ""
+        if "/dev/loop" in generated or "linux" not in generated:
+            self.log.warn(f"bootloader: grub-mkconfig output unusable here, keeping the edited {cfg}")
+            self.tree.remove(new)
+            return
+        self.tree.path(new).replace(self.tree.path(cfg))
+        self.log.record(f"bootloader: regenerated {cfg} with grub-mkconfig")
+
+    def _save(self, path: str, old: str, new: str, changes: list[str]) -> None:
+        if new != old:
+            self.tree.write(path, new)
+            for change in changes:
+                self.log.record(change)
+
+    def drivers(self) -> None:
+        """Add the destination's disk and NIC drivers to the initrd and rebuild it."""
+        target = self.ctx.target
+        wanted = list(dict.fromkeys(DRIVERS.get(target.disk_bus, ()) + DRIVERS.get(target.nic_model, ())))
+        text = self.tree.read(MODULES_FILE) or ""
+        present = {line.split()[0] for line in text.splitlines() if line.strip() and not line.startswith("#")}
+        missing = [m for m in wanted if m not in present]
+        if missing:
+            if text and not text.endswith("\n"):
+                text += "\n"
+            text += "# Added by Coriolis: drivers for the destination hypervisor.\n" + "".join(
+                f"{m}\n" for m in missing
+            )
+            self.tree.write(MODULES_FILE, text)
+            self.log.record(f"drivers: added {' '.join(missing)} to {MODULES_FILE}")
+        if not self.tree.exists("/usr/sbin/update-initramfs"):
+            self.log.warn("drivers: initramfs-tools not found in the guest; initrd not rebuilt")
+            return
+        self.ctx.runner.run(["update-initramfs", "-u", "-k", "all"])
+        self.log.record("drivers: rebuilt the initrd (update-initramfs -u -k all)")

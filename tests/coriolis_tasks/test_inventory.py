@@ -1,0 +1,48 @@
+"""Endpoint calls answered by a real control worker: validate-connection and instance listing."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+
+@pytest.fixture()
+def endpoint(live_client):
+    project = f"inv-{uuid.uuid4().hex[:8]}"
+    names = [f"vm-{n:02d}" for n in range(12)] + ["db-main"]
+    body = {"endpoint": {"name": "lab", "type": "stub", "connection_info": {"instances": names}}}
+    eid = live_client.post(f"/v1/{project}/endpoints", json=body).get_json()["endpoint"]["id"]
+    return project, eid, names
+
+
+def test_validate_connection(live_client, endpoint):
+    project, eid, _ = endpoint
+    resp = live_client.post(f"/v1/{project}/endpoints/{eid}/actions", json={"validate-connection": None})
+    assert resp.status_code == 200
+    assert resp.get_json() == {"validate-connection": {"valid": True, "message": ""}}
+
+
+def test_instances_page_by_marker_and_filter_by_name(live_client, endpoint):
+    project, eid, names = endpoint
+    seen, marker = [], None
+    while True:
+        url = f"/v1/{project}/endpoints/{eid}/instances?limit=5" + (f"&marker={marker}" if marker else "")
+        page = live_client.get(url).get_json()["instances"]
+        if not page:
+            break
+        seen += [i["id"] for i in page]
+        marker = page[-1]["id"]
+    assert seen == sorted(names)
+    found = live_client.get(f"/v1/{project}/endpoints/{eid}/instances?name=DB").get_json()["instances"]
+    assert [i["name"] for i in found] == ["db-main"]
+    assert set(found[0]) >= {"id", "name", "num_cpu", "memory_mb", "os_type"}
+    assert live_client.get(f"/v1/{project}/endpoints/{eid}/instances?marker=nope").status_code == 400
+
+
+def test_one_instance_in_full_and_a_missing_one(live_client, endpoint):
+    project, eid, _ = endpoint
+    instance = live_client.get(f"/v1/{project}/endpoints/{eid}/instances/vm-03").get_json()["instance"]
+    assert instance["name"] == "vm-03" and instance["devices"]["disks"][0]["size_bytes"] == 16 << 20
+    resp = live_client.get(f"/v1/{project}/endpoints/{eid}/instances/ghost")
+    assert resp.status_code == 404 and "not found" in resp.get_json()["error"]["message"]
