@@ -71,7 +71,7 @@ def migration_body(kind: str) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--keep", action="store_true", help="leave the service running")
-    parser.add_argument("--source", default=os.environ.get("CORIOLIS_DEMO_SOURCE", "stub"), choices=["ova", "stub"])
+    parser.add_argument("--source", default=os.environ.get("CORIOLIS_DEMO_SOURCE", "ova"), choices=["ova", "stub"])
     args = parser.parse_args()
     STATE.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(ROOT / "deploy"))
@@ -125,6 +125,9 @@ def summarize(migration: dict, seconds: float) -> int:
             print(f"  disk {disk['disk_id']}: {disk['format']} at {disk['path']}")
         seconds_txt = f"{boot['seconds']:.1f} s" if boot.get("seconds") is not None else "-"
         print(f"  boot: {'booted' if boot.get('booted') else 'did not boot'} ({seconds_txt}) {boot.get('message', '')}")
+        if "rootdev=/dev/vd" in boot.get("message", ""):
+            root = boot["message"].split("rootdev=", 1)[1].split()[0]
+            print(f"  => the migrated guest booted on virtio (root {root}) in {seconds_txt}")
     return 0
 
 
