@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench lint services flower clean
+.PHONY: demo test bench bench-transfer lint services flower clean
 
 $(VENV)/.installed: pyproject.toml
 	bash deploy/bootstrap.sh test
@@ -23,6 +23,9 @@ demo: $(VENV)/.installed
 
 bench: $(VENV)/.installed services
 	$(PY) tests/bench/bench_api.py
+
+bench-transfer: $(VENV)/.installed services
+	$(PY) tests/bench/bench_transfer.py
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

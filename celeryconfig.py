@@ -6,7 +6,7 @@ pool (``export``, ``convert``, ``morph``, ``import``, ``boot``) and the bookkeep
 """
 
 from coriolis.config import get_settings
-from coriolis_tasks.pipeline import CONTROL_QUEUE, STAGES
+from coriolis_tasks.pipeline import ALL_STAGES, CONTROL_QUEUE, PLAN_QUEUE
 
 _settings = get_settings()
 
@@ -14,10 +14,13 @@ broker_url = _settings.effective_broker_url
 result_backend = _settings.effective_result_backend
 
 task_routes = {
-    **{f"coriolis.stage.{s.name}": {"queue": _settings.queue(s.queue)} for s in STAGES},
+    **{f"coriolis.stage.{s.name}": {"queue": _settings.queue(s.queue)} for s in ALL_STAGES},
+    "coriolis.control.plan": {"queue": _settings.queue(PLAN_QUEUE)},
     "coriolis.control.*": {"queue": _settings.queue(CONTROL_QUEUE)},
 }
 task_default_queue = _settings.queue(CONTROL_QUEUE)
+# task modules beyond the app's ``include`` list
+imports = ("coriolis_tasks.reaper",)
 
 # Stages are idempotent, so a task is acknowledged only once it has finished: a worker that
 # dies mid-stage has its task redelivered. Redis redelivers unacked tasks after the
@@ -36,4 +39,21 @@ result_serializer = "json"
 accept_content = ["json"]
 result_expires = 24 * 3600
 broker_connection_retry_on_startup = True
+broker_connection_retry = True
+broker_connection_max_retries = None  # a worker waits for the broker to come back, however long
+# A stage that ends while Redis restarts must still hand over to the next one: publishing the
+# next message and storing the result (chord counters) retry for about a minute, not 0.6 s.
+task_publish_retry_policy = {"max_retries": 40, "interval_start": 0.5, "interval_step": 0.5, "interval_max": 2.0}
+result_backend_always_retry = True
+result_backend_max_retries = 30
+result_backend_base_sleep_between_retries_ms = 500
+result_backend_max_sleep_between_retries_ms = 3000
 worker_hijack_root_logger = False
+
+# Transfer schedules live in the database; beat only asks twice a minute what is due (claims
+# in the database make a second beat process harmless).
+# The lost-task reaper (coriolis_tasks/reaper.py) runs every ``reaper_interval`` seconds.
+beat_schedule = {
+    "coriolis-transfer-schedules": {"task": "coriolis.control.run_schedules", "schedule": 30.0},
+    "coriolis-lost-tasks": {"task": "coriolis.control.reap_lost_tasks", "schedule": _settings.reaper_interval},
+}

@@ -4,12 +4,14 @@ from conversion.checksum import checksum
 from conversion.errors import ConversionError
 from conversion.formats import QEMU_FORMATS, qemu_format, user_format
 from conversion.qemu_img import Extent, ImageInfo, compare, convert, info, map_extents
+from conversion.sync import SyncStats
 
 __all__ = [
     "QEMU_FORMATS",
     "ConversionError",
     "Extent",
     "ImageInfo",
+    "SyncStats",
     "checksum",
     "compare",
     "convert",

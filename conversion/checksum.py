@@ -116,3 +116,55 @@ def _hash_file(path: str, size: int, chunks: list[int], chunk_size: int) -> str:
         return _digest(fd, size, chunks, chunk_size)
     finally:
         os.close(fd)
+
+
+class StreamingDigest:
+    """The digest ``checksum`` gives, computed from the image's bytes as they stream past.
+
+    Feed the whole virtual disk in order with ``update(data)``, or ``update(None, length)``
+    for a run of zeros (a hole); zeros are only hashed inside chunks that also hold data.
+    """
+
+    def __init__(self, size: int, chunk_size: int = CHUNK_SIZE) -> None:
+        self.size = (size + 511) // 512 * 512  # qemu sees raw images in whole sectors
+        self._chunk = chunk_size
+        self._outer = hashlib.sha256(_MAGIC + struct.pack("<QI", self.size, chunk_size))
+        self._zero = hashlib.sha256(bytes(chunk_size)).digest()
+        self._hasher: hashlib._Hash | None = None
+        self._zeros = 0  # hole bytes of the current chunk not hashed yet
+        self._pos = 0
+
+    def update(self, data: bytes | None, length: int | None = None) -> None:
+        length = len(data) if data is not None else int(length or 0)
+        view = memoryview(data) if data is not None else None
+        done = 0
+        while done < length:
+            take = min(self._chunk - self._pos % self._chunk, length - done)
+            if view is None:
+                if self._hasher is None:
+                    self._zeros += take
+                else:
+                    self._hasher.update(bytes(take))
+            else:
+                if self._hasher is None:
+                    self._hasher = hashlib.sha256(bytes(self._zeros))
+                    self._zeros = 0
+                self._hasher.update(view[done : done + take])
+            self._pos += take
+            done += take
+            if self._pos % self._chunk == 0 or self._pos == self.size:
+                self._close_chunk()
+
+    def _close_chunk(self) -> None:
+        if self._hasher is not None:
+            self._outer.update(self._hasher.digest())
+        else:
+            zeros = self._zeros
+            self._outer.update(self._zero if zeros == self._chunk else hashlib.sha256(bytes(zeros)).digest())
+        self._hasher, self._zeros = None, 0
+
+    def hexdigest(self) -> str:
+        """The digest; the rest of the disk, if not fed, counts as zeros."""
+        if self._pos < self.size:
+            self.update(None, self.size - self._pos)
+        return self._outer.hexdigest()

@@ -151,6 +151,16 @@ def _create_options(
     return ["-o", ",".join(opts)] if opts else []
 
 
+def _external_files(image: ImageInfo) -> list[str]:
+    """Files other than the image (or, for a VMDK descriptor, its folder) that qemu would read."""
+    out = [str(image.format_specific["data-file"])] if image.format_specific.get("data-file") else []
+    folder = os.path.dirname(os.path.realpath(image.path))
+    for extent in image.extent_files:
+        if os.path.dirname(os.path.realpath(extent)) != folder:
+            out.append(extent)
+    return list(dict.fromkeys(out))
+
+
 def _remove(path: str) -> None:
     try:
         os.unlink(path)
@@ -200,6 +210,9 @@ def convert(
     src_info = info(src_s, src_fmt)
     if src_info.backing_file and not allow_backing:
         raise ConversionError(f"{src_s} has a backing file ({src_info.backing_file}); refusing it")
+    external = _external_files(src_info)
+    if external and not allow_backing:
+        raise ConversionError(f"{src_s} reads data from other files ({', '.join(external)}); refusing it")
     args = [QEMU_IMG, "convert", "-p", "-W", "-m", "8", "-f", src_driver, "-O", dst_driver, *options]
     if compress:
         args.append("-c")

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 
+from coriolis import logging_setup
 from coriolis.config import get_settings
 
-DEFAULT_CONCURRENCY = {"export": 2, "convert": 2, "morph": 1, "import": 2, "boot": 1, "control": 4}
+DEFAULT_CONCURRENCY = {"export": 2, "convert": 2, "morph": 1, "import": 2, "boot": 1, "control": 4, "plan": 2}
 
 
 def _celery(*args: str) -> list[str]:
@@ -33,7 +35,7 @@ def api_argv() -> list[str]:
     return [
         sys.executable, "-m", "gunicorn", "-b", f"{settings.api_host}:{settings.api_port}",
         "-w", str(settings.api_workers), "--threads", str(settings.api_threads), "-k", "gthread",
-        "--access-logfile", "-", "coriolis_api.wsgi:app",
+        "--access-logfile", "-", "--no-control-socket", "coriolis_api.wsgi:app",
     ]
 
 
@@ -46,6 +48,22 @@ def _db_upgrade() -> None:
     from coriolis.database.session import upgrade
 
     upgrade(get_settings().database_url)
+
+
+def _rotate_keys() -> int:
+    """Re-encrypt every encrypted value with the first key; non-zero when some row no key opens."""
+    from coriolis.database.encrypted import rotate_all
+    from coriolis.database.models import Base
+    from coriolis.database.session import get_engine
+
+    _db_upgrade()
+    rotated, failed = rotate_all(get_engine(get_settings().database_url), Base.metadata)
+    print(f"coriolis: re-encrypted {rotated} rows with the first encryption key", flush=True)
+    if failed:
+        print(f"coriolis: {failed} values could not be decrypted with any configured key; left as they are",
+              file=sys.stderr)
+        return 1
+    return 0
 
 
 def _supervise(commands: dict[str, list[str]], env: dict[str, str]) -> int:
@@ -90,17 +108,27 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--name", "-n", default=None)
     worker.add_argument("--concurrency", "-c", type=int, default=None)
     sub.add_parser("beat", help="run Celery beat")
-    sub.add_parser("flower", help="run the Flower dashboard on the same broker")
+    flower = sub.add_parser("flower", help="run the Flower dashboard on the same broker")
+    flower.add_argument("--address", default="127.0.0.1")
+    flower.add_argument("--port", type=int, default=5555)
+    health = sub.add_parser("worker-health", help="exit 0 when a worker consuming each queue answers (probes)")
+    health.add_argument("--queues", "-Q", required=True, help="comma list of queues that must have a worker")
+    health.add_argument("--name", "-n", default=None, help="ask only this worker (its --name; @host is added)")
+    health.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for answers")
     sub.add_parser("db-upgrade", help="bring the database schema up to date")
     sub.add_parser("all-in-one", help="API, one worker per queue and (if needed) an embedded Redis")
+    sub.add_parser("rotate-keys", help="re-encrypt stored connection info with the first of encryption_keys")
     args = parser.parse_args(argv)
 
     settings = get_settings()
+    logging_setup.configure(settings.log_format, settings.log_level)
     if args.command == "db-upgrade":
         _db_upgrade()
         return 0
     if args.command == "all-in-one":
         return _all_in_one()
+    if args.command == "rotate-keys":
+        return _rotate_keys()
     _require_redis()
     if args.command == "api":
         _db_upgrade()
@@ -109,10 +137,29 @@ def main(argv: list[str] | None = None) -> int:
         queues = [q.strip() for q in args.queues.split(",") if q.strip()]
         os.execv(sys.executable, worker_argv(queues, args.name or "-".join(queues), args.concurrency))
     if args.command == "beat":
-        os.execv(sys.executable, _celery("beat", "--loglevel", settings.log_level))
+        schedule_file = os.path.join(settings.state_dir, "celerybeat-schedule")
+        os.makedirs(settings.state_dir, exist_ok=True)
+        os.execv(sys.executable, _celery("beat", "--loglevel", settings.log_level, "-s", schedule_file))
     if args.command == "flower":
-        os.execv(sys.executable, _celery("flower", "--address=127.0.0.1", "--port=5555"))
+        os.execv(sys.executable, _celery("flower", f"--address={args.address}", f"--port={args.port}"))
+    if args.command == "worker-health":
+        return _worker_health([q.strip() for q in args.queues.split(",") if q.strip()], args.name, args.timeout)
     return 0
+
+
+def _worker_health(queues: list[str], name: str | None, timeout: float) -> int:
+    """Print which worker answers for each queue; 0 when every queue has one."""
+    from coriolis_tasks.health import queue_consumers
+
+    destination = [name if "@" in name else f"{name}@{socket.gethostname()}"] if name else None
+    try:
+        consumers = queue_consumers(queues, timeout, destination)
+    except Exception as exc:  # the broker is down: the probe fails, with a reason
+        print(f"coriolis: cannot reach the broker: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    for queue, workers in consumers.items():
+        print(f"{queue}: {', '.join(workers) if workers else 'NO WORKER ANSWERED'}")
+    return 0 if all(consumers.values()) else 1
 
 
 def _all_in_one() -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import functools
 import os
@@ -15,6 +17,13 @@ def _default_state_dir() -> str:
     if os.geteuid() == 0:
         return "/var/lib/coriolis"
     return str(Path.home() / ".local" / "state" / "coriolis")
+
+
+def _is_fernet_key(key: str) -> bool:
+    try:
+        return len(base64.urlsafe_b64decode(key.encode())) == 32 and len(key) == 44
+    except (ValueError, binascii.Error):
+        return False
 
 
 @dataclass(frozen=True)
@@ -42,8 +51,41 @@ class Settings:
     visibility_timeout: int = 6 * 3600
     cancel_wait_seconds: int = 60
     progress_interval: float = 0.5
+    # a RUNNING task whose worker has not answered pings for this long (two checks at least) is failed
+    lost_task_seconds: int = 60
+    reaper_interval: float = 15.0  # seconds between beat's checks for lost tasks
+    max_parallel_reads_per_source: int = 4  # disk reads (export, replicate) at once from one source host
+    read_slot_retry_seconds: float = 5.0  # how long a WAITING read waits before asking for a slot again
     embedded_redis_port: int = 7668
     log_level: str = "INFO"
+    # hosts endpoints may name (providers/netpolicy.py): loopback, link-local, unspecified and multicast
+    # addresses are refused unless allow_private_endpoints; cloud metadata addresses unless allowlisted
+    allow_private_endpoints: bool = False
+    endpoint_host_allowlist: str = ""  # comma-separated host names, addresses or CIDR networks always allowed
+    # connection info at rest and secrets by reference (coriolis/database/encrypted.py, coriolis/secrets/)
+    encryption_keys: str = field(default="", repr=False)  # empty: a dev key in <state_dir>/encryption.key
+    secret_backend: str = ""  # where a bare secret_id is looked up: barbican, vault or empty (none)
+    barbican_url: str = ""  # empty: the key-manager endpoint of the Keystone catalog
+    barbican_auth_url: str = ""  # Keystone v3 URL of the service user that reads secrets
+    barbican_username: str = ""
+    barbican_password: str = field(default="", repr=False)
+    barbican_project_name: str = "service"
+    barbican_user_domain: str = "Default"
+    barbican_project_domain: str = "Default"
+    vault_url: str = ""
+    vault_token: str = field(default="", repr=False)
+    vault_token_file: str = ""  # read at each lookup, so a rotated token is picked up
+    vault_mount: str = "secret"  # the KV version 2 mount
+    keystone_auth_url: str = ""  # Keystone v3 URL the API validates tokens against
+    keystone_www_authenticate_uri: str = ""  # default: keystone_auth_url (sent in WWW-Authenticate)
+    keystone_username: str = ""  # the service user that validates tokens
+    keystone_password: str = field(default="", repr=False)
+    keystone_project_name: str = "service"
+    keystone_user_domain_id: str = "default"
+    keystone_project_domain_id: str = "default"
+    keystone_token_cache_time: int = 300  # seconds a validated token is cached; -1: never cache
+    policy_file: str = ""  # JSON or YAML rules overriding the default access rules
+    log_format: str = "text"  # text for a terminal; json (one object per line) for collectors
 
     def __post_init__(self) -> None:
         state = Path(self.state_dir)
@@ -53,6 +95,11 @@ class Settings:
             object.__setattr__(self, "staging_dir", str(state / "staging"))
         if self.auth_strategy not in ("noauth", "keystone"):
             raise ValueError(f"auth_strategy must be noauth or keystone, not {self.auth_strategy!r}")
+        for n, key in enumerate([k for k in self.encryption_keys.split(",") if k.strip()], start=1):
+            if not _is_fernet_key(key.strip()):
+                raise ValueError(f"encryption_keys: key #{n} is not a Fernet key (32 url-safe base64-encoded bytes)")
+        if self.secret_backend not in ("", "barbican", "vault"):
+            raise ValueError(f"secret_backend must be barbican, vault or empty, not {self.secret_backend!r}")
 
     @property
     def effective_broker_url(self) -> str:
@@ -71,6 +118,12 @@ class Settings:
 
 
 def _coerce(value: Any, kind: type) -> Any:
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if str(value).strip().lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off", ""):
+            raise ValueError(f"not a boolean: {value!r}")
+        return str(value).strip().lower() in ("1", "true", "yes", "on")
     if kind is int:
         return int(value)
     if kind is float:
@@ -94,7 +147,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         key = f"CORIOLIS_{name.upper()}"
         if key in env:
             values[name] = env[key]
-    types = {"int": int, "float": float, "str": str}
+    types = {"int": int, "float": float, "str": str, "bool": bool}
     return Settings(**{k: _coerce(v, types.get(str(kinds[k]), str)) for k, v in values.items()})
 
 

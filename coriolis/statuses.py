@@ -25,6 +25,8 @@ class TaskStatus(enum.StrEnum):
     SCHEDULED = "SCHEDULED"
     PENDING = "PENDING"
     RUNNING = "RUNNING"
+    # a disk read waiting for a free read slot on its source host (max_parallel_reads_per_source)
+    WAITING = "WAITING"
     CANCELLING = "CANCELLING"
     COMPLETED = "COMPLETED"
     ERROR = "ERROR"

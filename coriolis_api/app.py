@@ -4,22 +4,34 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from flask_smorest import Api
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
+from coriolis import logging_setup
 from coriolis.config import Settings, get_settings
 from coriolis.database.session import get_engine
 from coriolis.progress import get_redis
-from coriolis_api import errors
-from coriolis_api.resources import endpoints, migrations, providers
+from coriolis_api import auth, errors, health, limits, metrics, openapi
+from coriolis_api.resources import (
+    deployments,
+    endpoints,
+    executions,
+    migrations,
+    providers,
+    schedules,
+    transfers,
+)
+from providers import netpolicy
 
 log = logging.getLogger(__name__)
 
 
 class CoriolisApi(Api):
     """flask-smorest's Api with every error rendered in the Coriolis format."""
+
+    ERROR_SCHEMA = errors.ErrorSchema
 
     def handle_http_exception(self, error: HTTPException):
         return errors.http_error(error)
@@ -42,9 +54,14 @@ def _health(settings: Settings):
     return jsonify({"status": "ok" if ok else "degraded", "checks": checks}), 200 if ok else 503
 
 
+def _bind_log_context() -> None:
+    logging_setup.bind(migration_id=(request.view_args or {}).get("migration_id"))
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the API app; ``settings`` default to the environment's."""
     settings = settings or get_settings()
+    netpolicy.configure(settings.allow_private_endpoints, settings.endpoint_host_allowlist)
     app = Flask("coriolis_api")
     app.config.update(
         CORIOLIS_SETTINGS=settings,
@@ -59,10 +76,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     if settings.auth_strategy == "noauth":
         log.warning("auth_strategy is noauth: the API trusts every caller; use keystone in production")
-    api = CoriolisApi(app)
-    for module in (migrations, endpoints, providers):
+    api = CoriolisApi(app, spec_kwargs={"extra_plugins": [openapi.CoriolisDocs()]})
+    for module in (migrations, endpoints, providers, transfers, executions, deployments, schedules):
         api.register_blueprint(module.blp)
     app.register_error_handler(Exception, errors.unexpected_error)
+    auth.install(app, settings)
+    app.before_request(limits.check_request_body)
     app.add_url_rule("/health", "health", lambda: _health(settings))
+    health.register(app, settings, lambda: _health(settings))
+    metrics.register(app, settings)
+    app.before_request(_bind_log_context)
+    app.teardown_request(lambda _exc: logging_setup.clear())
     app.add_url_rule("/", "root", lambda: jsonify({"versions": [{"id": "v1", "status": "CURRENT"}]}))
     return app

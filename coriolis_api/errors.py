@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import jsonify
+from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,18 @@ FAULTS = {
     503: "serviceUnavailable",
     504: "gatewayTimeout",
 }
+
+
+class ErrorBody(Schema):
+    code = fields.Integer(required=True, metadata={"description": "the HTTP status"})
+    message = fields.String(required=True, metadata={"description": "what was wrong, naming each bad field"})
+    fault = fields.String(required=True, metadata={"description": "badRequest, itemNotFound, conflict..."})
+
+
+class ErrorSchema(Schema):
+    """The body of every error response (the OpenAPI document's ``Error``)."""
+
+    error = fields.Nested(ErrorBody, required=True)
 
 
 def _flatten(errors, prefix: str = "") -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from flask_smorest import abort
 from marshmallow import Schema, fields, validate
 from sqlalchemy import and_, or_
@@ -13,6 +15,15 @@ class PageArgs(Schema):
     sort_dir = fields.List(fields.String(validate=validate.OneOf(["asc", "desc"])), load_default=list)
     marker = fields.String(load_default=None)
     limit = fields.Integer(load_default=None, validate=validate.Range(min=1))
+
+
+def _is_uuid(value: str) -> bool:
+    """Markers are record ids; anything else names no record (and never reaches the database)."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def paginate(session, query: Select, model, args: dict, allowed: tuple[str, ...], max_limit: int) -> Select:
@@ -38,7 +49,7 @@ def paginate(session, query: Select, model, args: dict, allowed: tuple[str, ...]
     query = query.order_by(*[c.asc() if d == "asc" else c.desc() for c, d in zip(columns, dirs, strict=True)])
     marker = args.get("marker")
     if marker:
-        row = session.get(model, marker)
+        row = session.get(model, marker) if _is_uuid(marker) else None
         if row is None or getattr(row, "deleted", False):
             abort(400, message=f"marker {marker} not found")
         values = [getattr(row, k) for k in keys]

@@ -2,5 +2,17 @@
 
 from celery import Celery
 
-celery_app = Celery("coriolis", include=["coriolis_tasks.stages", "coriolis_tasks.control", "coriolis_tasks.inventory"])
+from coriolis import logging_setup
+
+celery_app = Celery(
+    "coriolis",
+    include=[
+        "coriolis_tasks.stages",
+        "coriolis_tasks.replica_stages",
+        "coriolis_tasks.control",
+        "coriolis_tasks.inventory",
+        "coriolis_tasks.schedules",
+    ],
+)
 celery_app.config_from_object("celeryconfig")
+logging_setup.hook_celery()

@@ -4,31 +4,70 @@ from __future__ import annotations
 
 from typing import Any
 
+from marshmallow import ValidationError
+
+from coriolis import secrets
+from coriolis.config import get_settings
+from coriolis.database.encrypted import Undecryptable
 from coriolis.database.models import Endpoint, Migration
-from providers.registry import get_provider
+from coriolis.secrets import masking
+from providers.registry import ProviderSpec, get_provider
 from providers.types import Exporter, Importer, ProviderError
 
-SECRET_KEYS = ("secret_ref", "secret_id")
+SECRET_KEYS = secrets.REFERENCE_KEYS
 
 
-def resolve_connection_info(connection_info: dict[str, Any]) -> dict[str, Any]:
-    """The usable connection info: inline as is; a secret reference is fetched here, at run time."""
-    if any(k in connection_info for k in SECRET_KEYS):
+def _check_schema(spec: ProviderSpec | None, info: dict[str, Any], what: str) -> None:
+    """A secret's content is first seen here: check it as the API checks inline connection info."""
+    if spec is None:
+        return
+    try:
+        spec.connection_schema().load(info)
+    except ValidationError as exc:
+        # marshmallow names the fields, never their values
+        fields = ", ".join(sorted(str(k) for k in exc.messages)) if isinstance(exc.messages, dict) else "?"
+        raise ProviderError(f"{what} does not fit the {spec.name} connection info schema (fields: {fields})") from None
+
+
+def resolve_connection_info(
+    connection_info: dict[str, Any] | None, spec: ProviderSpec | None = None, token: str | None = None
+) -> dict[str, Any]:
+    """The usable connection info: inline as stored; a secret reference is fetched here, at run time.
+
+    Args:
+        connection_info: the stored value (decrypted), inline or ``{"secret_ref"|"secret_id": ...}``.
+        spec: the provider, whose schema a fetched secret must fit.
+        token: the caller's Keystone token, when one is at hand, for Barbican.
+
+    Raises:
+        ProviderError: the value cannot be decrypted, or the secret cannot be fetched or used.
+    """
+    if isinstance(connection_info, Undecryptable):
         raise ProviderError(
-            "connection_info references a secret, but no secret store (Barbican or Vault) is configured"
+            "the stored connection info cannot be decrypted with the configured encryption_keys "
+            "(wrong or missing key); set the key that encrypted it, or update the connection info"
         )
-    return connection_info
+    info = dict(connection_info or {})
+    if secrets.is_reference(info):
+        try:
+            info = secrets.resolve(info, get_settings(), token=token)
+        except secrets.SecretError as exc:
+            raise ProviderError(f"connection_info: {exc}") from None
+        _check_schema(spec, info, "the secret's connection info")
+    masking.remember(info)
+    return info
 
 
-def _side(session, migration: Migration, role: str) -> tuple[str, dict[str, Any]]:
+def _side(session, migration: Migration, role: str) -> tuple[str, dict[str, Any] | None]:
     endpoint_id = migration.origin_endpoint_id if role == "origin" else migration.destination_endpoint_id
     if endpoint_id:
         endpoint = session.get(Endpoint, endpoint_id)
         if endpoint is None or endpoint.deleted:
             raise ProviderError(f"the {role} endpoint {endpoint_id} no longer exists")
-        return endpoint.type, endpoint.connection_info or {}
+        return endpoint.type, endpoint.connection_info
     side = migration.origin if role == "origin" else migration.destination
-    return side["type"], side.get("connection_info") or {}
+    info = migration.origin_connection_info if role == "origin" else migration.destination_connection_info
+    return side["type"], info
 
 
 def exporter_for(session, migration: Migration) -> Exporter:
@@ -37,7 +76,7 @@ def exporter_for(session, migration: Migration) -> Exporter:
     spec = get_provider(ptype)
     if spec.exporter is None:
         raise ProviderError(f"provider {ptype!r} cannot be a migration source")
-    return spec.exporter(resolve_connection_info(info), migration.source_environment or {})
+    return spec.exporter(resolve_connection_info(info, spec), migration.source_environment or {})
 
 
 def importer_for(session, migration: Migration) -> Importer:
@@ -46,4 +85,4 @@ def importer_for(session, migration: Migration) -> Importer:
     spec = get_provider(ptype)
     if spec.importer is None:
         raise ProviderError(f"provider {ptype!r} cannot be a migration destination")
-    return spec.importer(resolve_connection_info(info), migration.destination_environment or {})
+    return spec.importer(resolve_connection_info(info, spec), migration.destination_environment or {})

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from coriolis.config import Settings, get_settings
-from coriolis.database.models import Migration, Task, utcnow
+from coriolis.database.models import Migration, Task, Transfer, new_id, utcnow
 from coriolis.database.session import session_scope
 from coriolis.statuses import FINISHED_MIGRATION, MigrationStatus, TaskStatus
 from coriolis_tasks import connections, pipeline, staging
@@ -19,7 +19,20 @@ from coriolis_tasks.runtime import StageRun, run_stage, store_for
 from providers.types import MigrationContext, ProviderError
 
 log = logging.getLogger(__name__)
-UNFINISHED = (TaskStatus.SCHEDULED, TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.CANCELLING)
+UNFINISHED = (
+    TaskStatus.SCHEDULED, TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.WAITING, TaskStatus.CANCELLING,
+)
+
+
+def add_info_tasks(session, run: Migration) -> None:
+    """The first task of every instance of a new run: read its info (planning creates the rest)."""
+    for n, instance in enumerate(run.instances, start=1):
+        session.add(
+            Task(
+                migration_id=run.id, index=n, instance=instance, task_type=pipeline.INFO_TASK,
+                queue=pipeline.CONTROL_QUEUE, status=TaskStatus.SCHEDULED, depends_on=[],
+            )
+        )
 
 
 def submit(migration_id: str) -> None:
@@ -40,6 +53,8 @@ def cancel(settings: Settings, migration_id: str, force: bool = False) -> None:
 
 
 def _get_instance_info(run: StageRun) -> dict[str, Any]:
+    if run.migration.type == pipeline.DEPLOYMENT:
+        return _info_from_transfer(run)
     exporter = run.exporter()
     vm = exporter.get_instance(run.instance)
     if not vm.disks:
@@ -49,8 +64,19 @@ def _get_instance_info(run: StageRun) -> dict[str, Any]:
     return {"vm": vm.to_dict(), "target": target.to_dict()}
 
 
-@celery_app.task(name="coriolis.control.plan")
-def plan(migration_id: str) -> None:
+def _info_from_transfer(run: StageRun) -> dict[str, Any]:
+    """A deployment works from the replica: the instance as its last execution saw it."""
+    with session_scope(run.settings.database_url) as s:
+        transfer = s.get(Transfer, run.migration.transfer_id)
+        info = (transfer.info or {}).get(run.instance)
+    if not info:
+        raise ProviderError(f"instance {run.instance!r} has no replica yet: run an execution of the transfer first")
+    run.reporter.info(f"deploying {run.instance} from its replica (generation of the last execution)")
+    return info
+
+
+@celery_app.task(name="coriolis.control.plan", ignore_result=True, bind=True)
+def plan(self, migration_id: str) -> None:
     """Read every instance's info, create the stage tasks and dispatch the canvas (once)."""
     settings = get_settings()
     with session_scope(settings.database_url) as s:
@@ -63,7 +89,7 @@ def plan(migration_id: str) -> None:
         info_tasks = [t.id for t in migration.tasks if t.task_type == pipeline.INFO_TASK]
     infos = {}
     for task_id in info_tasks:
-        result = run_stage(task_id, _get_instance_info)
+        result = run_stage(task_id, _get_instance_info, self.request.hostname)
         with session_scope(settings.database_url) as s:
             infos[s.get(Task, task_id).instance] = (task_id, result)
     with session_scope(settings.database_url) as s:
@@ -76,29 +102,29 @@ def plan(migration_id: str) -> None:
         rows: list[Task] = []
         for instance, (info_id, result) in infos.items():
             disk_ids = [d["id"] for d in result["vm"]["devices"]["disks"]]
-            for planned in pipeline.plan_instance(instance, disk_ids, info_id):
+            for planned in pipeline.plan_instance(instance, disk_ids, info_id, migration.type):
                 index += 1
                 task = Task(
-                    migration_id=migration_id, index=index, instance=instance, task_type=planned.task_type,
-                    queue=planned.queue, disk_id=planned.disk_id, status=TaskStatus.SCHEDULED,
-                    depends_on=[ids.get(k, k) for k in planned.depends_on], on_error=planned.on_error,
+                    id=new_id(), migration_id=migration_id, index=index, instance=instance,
+                    task_type=planned.task_type, queue=planned.queue, disk_id=planned.disk_id,
+                    status=TaskStatus.SCHEDULED, depends_on=[ids.get(k, k) for k in planned.depends_on],
+                    on_error=planned.on_error,
                 )
-                s.add(task)
-                s.flush()
                 ids[planned.key] = task.id
                 rows.append(task)
-        canvas = pipeline.build([(t.id, t.task_type, t.disk_id, t.instance) for t in rows])
+        s.add_all(rows)
+        canvas = pipeline.build([(t.id, t.task_type, t.disk_id, t.instance) for t in rows], migration_id)
         migration.dispatched = True
     canvas.apply_async()
 
 
 def complete_if_done(task_id: str) -> None:
-    """After an instance is finalized: complete the migration once every instance is."""
+    """After an instance is finalized: complete the run once every instance is."""
     settings = get_settings()
     with session_scope(settings.database_url) as s:
         migration_id = s.get(Task, task_id).migration_id
         tasks = s.scalars(select(Task).where(Task.migration_id == migration_id)).all()
-        finals = [t for t in tasks if t.task_type == "FINALIZE_INSTANCE_DEPLOYMENT"]
+        finals = [t for t in tasks if t.task_type in pipeline.FINAL_TASK_TYPES]
         if not finals or any(t.status != TaskStatus.COMPLETED for t in finals):
             return
         result: dict[str, Any] = {}
@@ -117,6 +143,10 @@ def complete_if_done(task_id: str) -> None:
                 if t.on_error and t.status == TaskStatus.SCHEDULED:
                     t.status = TaskStatus.UNSCHEDULED
     staging.remove(settings.staging_dir, migration_id)
+    if done.rowcount:
+        from coriolis_tasks import transfers
+
+        transfers.after_completion(settings, migration_id)
 
 
 def _wait_for_running(settings: Settings, migration_id: str, seconds: float) -> None:
@@ -172,7 +202,7 @@ def _cleanup_instance(settings: Settings, migration_id: str, instance: str) -> N
         row.finished_at = utcnow()
 
 
-@celery_app.task(name="coriolis.control.cleanup")
+@celery_app.task(name="coriolis.control.cleanup", ignore_result=True)
 def cleanup(migration_id: str, final_status: str, force: bool = False) -> None:
     """Wait for running tasks to stop, remove what the migration created, set its final status."""
     settings = get_settings()
@@ -198,3 +228,20 @@ def cleanup(migration_id: str, final_status: str, force: bool = False) -> None:
             .where(Migration.id == migration_id, Migration.status.not_in(list(FINISHED_MIGRATION)))
             .values(status=final_status, finished_at=utcnow())
         )
+
+
+@celery_app.task(name="coriolis.control.remove_instances")
+def remove_instances(run_id: str) -> dict[str, Any]:
+    """Remove what a finished run created at the destination (deleting a test deployment)."""
+    settings = get_settings()
+    try:
+        with session_scope(settings.database_url) as s:
+            run = s.get(Migration, run_id)
+            importer = connections.importer_for(s, run)
+            instances = list(run.instances)
+        for instance in instances:
+            path = staging.instance_dir(settings.staging_dir, run_id, instance, create=False)
+            importer.cleanup(MigrationContext(run_id, instance, path))
+    except ProviderError as exc:
+        return {"ok": False, "message": str(exc)}
+    return {"ok": True, "value": {"removed": instances}}

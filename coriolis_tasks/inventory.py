@@ -7,6 +7,7 @@ from typing import Any
 from coriolis.config import get_settings
 from coriolis.database.models import Endpoint
 from coriolis.database.session import session_scope
+from coriolis.secrets import masking
 from coriolis_tasks.app import celery_app
 from coriolis_tasks.connections import resolve_connection_info
 from providers.registry import get_provider
@@ -16,21 +17,21 @@ from providers.types import InstanceNotFound, ProviderError
 def _provider(endpoint_id: str, role: str):
     with session_scope(get_settings().database_url) as s:
         endpoint = s.get(Endpoint, endpoint_id)
-        ptype, info = endpoint.type, dict(endpoint.connection_info or {})
+        ptype, info = endpoint.type, endpoint.connection_info
     spec = get_provider(ptype)
     factory = spec.exporter if role == "source" else spec.importer
     if factory is None:
         raise ProviderError(f"provider {ptype!r} cannot act as a {role}")
-    return factory(resolve_connection_info(info), {})
+    return factory(resolve_connection_info(info, spec), {})
 
 
 def _answer(call) -> dict[str, Any]:
     try:
         return {"ok": True, "value": call()}
     except InstanceNotFound as exc:
-        return {"ok": False, "message": str(exc), "not_found": True}
+        return {"ok": False, "message": masking.mask(str(exc)), "not_found": True}
     except ProviderError as exc:
-        return {"ok": False, "message": str(exc), "not_found": False}
+        return {"ok": False, "message": masking.mask(str(exc)), "not_found": False}
 
 
 @celery_app.task(name="coriolis.control.validate_endpoint")

@@ -1,6 +1,8 @@
-"""The stage order, declared as data, and ``build()``, which turns planned tasks into a canvas.
+"""The stage order of each kind of run, declared as data, and ``build()``, which makes the canvas.
 
-Per instance: ``group(chain(export, convert) per disk) -> morph -> import -> boot -> finalize``.
+A migration, per instance: ``group(chain(export, convert) per disk) -> morph -> import -> boot ->
+finalize``. A transfer execution: ``group(replicate per disk) -> finalize``. A deployment (from a
+transfer's replica disks): ``group(clone per disk) -> morph -> import -> boot -> finalize``.
 Every signature is immutable and carries only its task id: a stage loads what it needs from
 the database and finds its inputs in the results of the tasks it depends on.
 """
@@ -14,6 +16,9 @@ from celery import chain, group, signature
 from celery.canvas import Signature
 
 CONTROL_QUEUE = "control"
+# planning reads every instance from the source: its own pool, so a burst of new migrations
+# never delays the short control tasks (finalize, cleanup) of migrations already running
+PLAN_QUEUE = "plan"
 INFO_TASK = "GET_INSTANCE_INFO"
 CLEANUP_TASK = "CLEANUP_INSTANCE_RESOURCES"
 
@@ -32,16 +37,36 @@ class Stage:
         return f"coriolis.stage.{self.name}"
 
 
-STAGES: tuple[Stage, ...] = (
-    Stage("export", "EXPORT_DISK", "export", per_disk=True),
-    Stage("convert", "CONVERT_DISK", "convert", per_disk=True),
+MIGRATION = "migration"
+EXECUTION = "transfer_execution"
+DEPLOYMENT = "deployment"
+
+_MORPH_TO_FINALIZE: tuple[Stage, ...] = (
     Stage("morph", "OS_MORPHING", "morph"),
     Stage("import", "IMPORT_INSTANCE", "import"),
     Stage("boot", "BOOT_INSTANCE", "boot"),
     Stage("finalize", "FINALIZE_INSTANCE_DEPLOYMENT", CONTROL_QUEUE),
 )
-QUEUES: tuple[str, ...] = tuple(dict.fromkeys([*(s.queue for s in STAGES), CONTROL_QUEUE]))
-STAGE_BY_TYPE = {s.task_type: s for s in STAGES}
+PIPELINES: dict[str, tuple[Stage, ...]] = {
+    MIGRATION: (
+        Stage("export", "EXPORT_DISK", "export", per_disk=True),
+        Stage("convert", "CONVERT_DISK", "convert", per_disk=True),
+        *_MORPH_TO_FINALIZE,
+    ),
+    EXECUTION: (
+        Stage("replicate", "REPLICATE_DISK", "export", per_disk=True),
+        Stage("finalize_execution", "FINALIZE_TRANSFER_EXECUTION", CONTROL_QUEUE),
+    ),
+    DEPLOYMENT: (
+        Stage("clone", "CLONE_DISK", "convert", per_disk=True),
+        *_MORPH_TO_FINALIZE,
+    ),
+}
+STAGES: tuple[Stage, ...] = PIPELINES[MIGRATION]
+ALL_STAGES: tuple[Stage, ...] = tuple({s.name: s for p in PIPELINES.values() for s in p}.values())
+QUEUES: tuple[str, ...] = tuple(dict.fromkeys([*(s.queue for s in ALL_STAGES), CONTROL_QUEUE, PLAN_QUEUE]))
+STAGE_BY_TYPE = {s.task_type: s for s in ALL_STAGES}
+FINAL_TASK_TYPES = frozenset(p[-1].task_type for p in PIPELINES.values())
 
 
 @dataclass(frozen=True)
@@ -57,12 +82,14 @@ class PlannedTask:
     on_error: bool = False
 
 
-def plan_instance(instance: str, disk_ids: Sequence[str], info_key: str) -> list[PlannedTask]:
+def plan_instance(
+    instance: str, disk_ids: Sequence[str], info_key: str, kind: str = MIGRATION
+) -> list[PlannedTask]:
     """The tasks of one instance in stage order; ``key``s are local names for ``depends_on``."""
     planned: list[PlannedTask] = []
     per_disk = [[info_key] for _ in disk_ids]
     previous = [info_key]
-    for stage in STAGES:
+    for stage in PIPELINES[kind]:
         if stage.per_disk:
             for n, disk_id in enumerate(disk_ids):
                 key = f"{instance}/{stage.name}/{n}"
@@ -82,30 +109,35 @@ def plan_instance(instance: str, disk_ids: Sequence[str], info_key: str) -> list
     return planned
 
 
-def _sig(stage: Stage, task_id: str) -> Signature:
-    return signature(stage.task_name, args=(task_id,), immutable=True, task_id=task_id)
+def _sig(stage: Stage, task_id: str, migration_id: str, instance: str, disk_id: str | None) -> Signature:
+    # ``shadow`` is the name workers report in their events: what Flower lists for the task
+    shadow = f"{stage.name} mig={migration_id[:8]} vm={instance}" if migration_id else f"{stage.name} vm={instance}"
+    if disk_id:
+        shadow += f" disk={disk_id}"
+    return signature(stage.task_name, args=(task_id,), immutable=True, task_id=task_id, shadow=shadow)
 
 
-def build(tasks: Sequence[tuple[str, str, str | None, str]]) -> Signature:
+def build(tasks: Sequence[tuple[str, str, str | None, str]], migration_id: str = "") -> Signature:
     """The canvas for a migration's planned tasks.
 
     Args:
         tasks: ``(task_id, task_type, disk_id, instance)`` of every stage task, in creation order.
+        migration_id: shown (shortened) in each task's display name.
     """
     by_instance: dict[str, list[tuple[str, str, str | None]]] = {}
     for task_id, task_type, disk_id, instance in tasks:
         if task_type in STAGE_BY_TYPE:
             by_instance.setdefault(instance, []).append((task_id, task_type, disk_id))
     instance_chains = []
-    for rows in by_instance.values():
+    for instance, rows in by_instance.items():
         per_disk: dict[str, list[Signature]] = {}
         tail: list[Signature] = []
         for task_id, task_type, disk_id in rows:
             stage = STAGE_BY_TYPE[task_type]
             if stage.per_disk:
-                per_disk.setdefault(disk_id or "", []).append(_sig(stage, task_id))
+                per_disk.setdefault(disk_id or "", []).append(_sig(stage, task_id, migration_id, instance, disk_id))
             else:
-                tail.append(_sig(stage, task_id))
+                tail.append(_sig(stage, task_id, migration_id, instance, None))
         disks = group([chain(*sigs) for sigs in per_disk.values()])
         instance_chains.append(chain(disks, *tail))
     return group(instance_chains)

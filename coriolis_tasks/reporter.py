@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import time
 
+import redis
 from sqlalchemy import func, select
 
 from coriolis.database.models import ProgressUpdate, TaskEvent
 from coriolis.database.session import session_scope
 from coriolis.progress import ProgressStore, progress_state
+from coriolis.secrets import masking
 from providers.types import Cancelled
 
 log = logging.getLogger(__name__)
@@ -19,7 +21,8 @@ class TaskReporter:
     """Implements ``providers.types.Reporter`` for one running task.
 
     ``step`` writes the live state to Redis at most every ``interval`` seconds and raises
-    ``Cancelled`` once the migration's abort flag is set. A new step message becomes a
+    ``Cancelled`` once the migration's abort flag is set; while Redis is unreachable the live
+    write and the check are skipped rather than failing the stage. A new step message becomes a
     progress-update row; ``info``/``warn`` become event rows at once, so the database keeps
     everything a finished stage said even if Redis is lost.
     """
@@ -38,6 +41,7 @@ class TaskReporter:
         self._message: str | None = None
         self._state: dict | None = None
         self._update_id: str | None = None
+        self._last_redis_warning = -1e9
 
     def check(self) -> None:
         """Raise ``Cancelled`` when the migration is being cancelled or failed elsewhere."""
@@ -45,7 +49,11 @@ class TaskReporter:
         if now - self._last_check < self.interval:
             return
         self._last_check = now
-        reason = self.store.abort_reason(self.migration_id)
+        try:
+            reason = self.store.abort_reason(self.migration_id)
+        except redis.RedisError as exc:  # Redis is away: keep going, the next check asks again
+            self._redis_down(exc)
+            return
         if reason:
             raise Cancelled(reason)
 
@@ -57,7 +65,7 @@ class TaskReporter:
         now = time.monotonic()
         if now - self._last_write >= self.interval:
             self._last_write = now
-            self.store.write(self.task_id, self._state)
+            self._write_live()
         self.check()
 
     def info(self, message: str) -> None:
@@ -73,13 +81,26 @@ class TaskReporter:
         """Persist the last state: the database row of the current step, and Redis."""
         if not self._state:
             return
-        self.store.write(self.task_id, self._state)
+        self._write_live()
         if self._update_id:
             with session_scope(self.db_url) as s:
                 row = s.get(ProgressUpdate, self._update_id)
                 if row is not None:
                     row.current_step = self._state["current_step"]
                     row.total_steps = self._state["total_steps"]
+
+    def _write_live(self) -> None:
+        """The live state to Redis; skipped while Redis is away (the database keeps each step)."""
+        try:
+            self.store.write(self.task_id, self._state or {})
+        except redis.RedisError as exc:
+            self._redis_down(exc)
+
+    def _redis_down(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self._last_redis_warning >= 30:
+            self._last_redis_warning = now
+            log.warning("task %s: live progress not written, Redis unreachable: %s", self.task_id, exc)
 
     def _new_update(self, done: int, total: int | None, message: str) -> None:
         if self._update_id and self._state:
@@ -94,6 +115,7 @@ class TaskReporter:
             self._update_id = row.id
 
     def _event(self, level: str, message: str) -> None:
+        message = masking.mask(message)
         log.log(logging.WARNING if level != "INFO" else logging.INFO, "task %s: %s", self.task_id, message)
         with session_scope(self.db_url) as s:
             index = s.scalar(select(func.count()).where(TaskEvent.task_id == self.task_id)) or 0

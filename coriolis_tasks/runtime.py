@@ -10,15 +10,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from celery.exceptions import Ignore
-from sqlalchemy import select
+import redis
+from celery import current_task
+from celery.exceptions import Ignore, Retry
+from sqlalchemy import func, select
 
+from coriolis import logging_setup, stage_metrics
 from coriolis.config import Settings, get_settings
-from coriolis.database.models import Migration, Task, utcnow
+from coriolis.database.models import Migration, ProgressUpdate, Task, utcnow
 from coriolis.database.session import session_scope
 from coriolis.progress import ProgressStore, get_redis
+from coriolis.secrets import masking
 from coriolis.statuses import MigrationStatus, TaskStatus
-from coriolis_tasks import connections, staging
+from coriolis_tasks import connections, read_slots, staging
 from coriolis_tasks.reporter import TaskReporter
 from providers.types import Cancelled, Exporter, Importer, MigrationContext, TargetProfile, VmInfo
 
@@ -43,6 +47,7 @@ class StageRun:
     inputs: dict[str, list[dict[str, Any]]]
     reporter: TaskReporter
     dep_ids: list[str] = field(default_factory=list)
+    slot: read_slots.ReadSlot | None = None
 
     @property
     def ctx(self) -> MigrationContext:
@@ -81,8 +86,52 @@ class StageRun:
             return connections.importer_for(s, s.get(Migration, self.migration_id))
 
 
+def abort_reason(store: ProgressStore, migration_id: str) -> str | None:
+    """The migration's abort flag; None while Redis is unreachable (the database still decides)."""
+    try:
+        return store.abort_reason(migration_id)
+    except redis.RedisError as exc:
+        log.warning("cannot read the abort flag of %s: %s", migration_id, exc)
+        return None
+
+
+def _take_read_slot(settings: Settings, session, task: Task, store: ProgressStore) -> read_slots.ReadSlot | None:
+    """A slot on the task's source host, or None when all are taken (the task is then WAITING)."""
+    migration = task.migration
+    try:
+        exporter = connections.exporter_for(session, migration)
+    except Exception:  # the stage itself will report why the source cannot be used
+        exporter = None
+    vm = VmInfo.from_dict((migration.info or {})[task.instance]["vm"])
+    key = read_slots.source_key(migration, exporter, vm)
+    slot = read_slots.ReadSlot(
+        store.client, key, task.id, settings.max_parallel_reads_per_source, settings.queue_prefix
+    )
+    try:
+        if slot.try_acquire():
+            return slot
+    except redis.RedisError as exc:  # no slot bookkeeping without Redis: read rather than stall
+        log.warning("read slots of %s unavailable, reading without one: %s", key, exc)
+        return slot
+    message = f"waiting for a read slot on {key} ({slot.in_use} in use)"
+    last = session.scalars(
+        select(ProgressUpdate).where(ProgressUpdate.task_id == task.id).order_by(ProgressUpdate.index.desc())
+    ).first()
+    if last is not None and last.message.startswith("waiting for a read slot"):
+        last.message = message
+    else:
+        count = session.scalar(select(func.count()).where(ProgressUpdate.task_id == task.id)) or 0
+        session.add(ProgressUpdate(task_id=task.id, index=count + 1, current_step=0, total_steps=None, message=message))
+    task.status = TaskStatus.WAITING
+    return None
+
+
 def _start(settings: Settings, task_id: str, hostname: str | None) -> StageRun | dict[str, Any]:
-    """Mark the task RUNNING, or return its result when a redelivery finds it done."""
+    """Mark the task RUNNING, or return its result when a redelivery finds it done.
+
+    A disk read first takes a slot on its source host; when none is free the task is marked
+    WAITING and retried later (``_WaitForSlot``), holding no worker slot meanwhile.
+    """
     store = store_for(settings)
     with session_scope(settings.database_url) as s:
         task = s.get(Task, task_id)
@@ -91,11 +140,20 @@ def _start(settings: Settings, task_id: str, hostname: str | None) -> StageRun |
         if task.status == TaskStatus.COMPLETED:
             return dict(task.result or {})
         migration = task.migration
-        reason = store.abort_reason(migration.id)
+        reason = abort_reason(store, migration.id)
         if reason or migration.status != MigrationStatus.RUNNING:
-            task.status = TaskStatus.CANCELED if task.status != TaskStatus.UNSCHEDULED else task.status
-            task.finished_at = utcnow()
-            raise Ignore()
+            if not TaskStatus(task.status).finished:  # a late redelivery never rewrites an outcome
+                task.status = TaskStatus.CANCELED
+                task.finished_at = utcnow()
+            stop: type[Exception] | None = Ignore
+        elif task.task_type in read_slots.READ_STAGES:
+            slot = _take_read_slot(settings, s, task, store)
+            stop = None if slot is not None else _WaitForSlot
+        else:
+            slot, stop = None, None
+        if stop is not None:
+            s.commit()
+            raise stop()
         task.status = TaskStatus.RUNNING
         task.host = hostname or socket.gethostname()
         task.process_id = os.getpid()
@@ -109,8 +167,12 @@ def _start(settings: Settings, task_id: str, hostname: str | None) -> StageRun |
         reporter = TaskReporter(task_id, migration.id, store, settings.database_url, settings.progress_interval)
         return StageRun(
             settings, task_id, task.task_type, migration.id, task.instance, task.disk_id, migration, inputs,
-            reporter, list(task.depends_on or []),
+            reporter, list(task.depends_on or []), slot,
         )
+
+
+class _WaitForSlot(Exception):
+    """Every read slot of the task's source is taken: the task is WAITING and is retried later."""
 
 
 def _finish(settings: Settings, task_id: str, status: TaskStatus, result: dict | None, details: str | None):
@@ -128,7 +190,10 @@ def fail_migration(settings: Settings, migration_id: str, reason: str) -> None:
     """Stop every task of the migration and start its cleanup, ending in ERROR (idempotent)."""
     from coriolis_tasks.app import celery_app
 
-    store_for(settings).abort(migration_id, reason)
+    try:
+        store_for(settings).abort(migration_id, reason)
+    except redis.RedisError as exc:  # cleanup still stops the rest: it waits, then force-cancels
+        log.warning("cannot set the abort flag of %s: %s", migration_id, exc)
     with session_scope(settings.database_url) as s:
         migration = s.get(Migration, migration_id)
         if migration is not None and not MigrationStatus(migration.status).finished:
@@ -144,9 +209,44 @@ def run_stage(task_id: str, body: Callable[[StageRun], dict[str, Any]], hostname
     task ends with ``Ignore`` so the rest of the canvas does not run.
     """
     settings = get_settings()
-    run = _start(settings, task_id, hostname)
+    try:
+        run = _start(settings, task_id, hostname)
+    except _WaitForSlot:
+        _retry_later(settings, task_id)
     if not isinstance(run, StageRun):
         return run
+    try:
+        return _run(settings, run, body)
+    finally:
+        if run.slot is not None:
+            run.slot.release()
+
+
+def _retry_later(settings: Settings, task_id: str) -> None:
+    """Ask again for a read slot later: a new message with a countdown, this one acknowledged.
+
+    Waiting holds no worker slot. A task retries as often as it has to (one more each time);
+    if even the retry cannot be queued, the task fails rather than staying WAITING forever.
+    """
+    try:
+        raise current_task.retry(
+            countdown=settings.read_slot_retry_seconds, max_retries=current_task.request.retries + 1
+        )
+    except Retry:
+        raise
+    except Exception as exc:
+        message = f"could not queue the retry of a waiting read: {exc}"
+        _finish(settings, task_id, TaskStatus.ERROR, None, message)
+        with session_scope(settings.database_url) as s:
+            task = s.get(Task, task_id)
+            migration_id, where = task.migration_id, f"{task.task_type} of instance {task.instance!r}"
+        fail_migration(settings, migration_id, f"{where} failed: {message}")
+        raise Ignore() from None
+
+
+def _run(settings: Settings, run: StageRun, body: Callable[[StageRun], dict[str, Any]]) -> dict[str, Any]:
+    task_id = run.task_id
+    logging_setup.bind(migration_id=run.migration_id, task_id=task_id, task_type=run.task_type)
     try:
         result = body(run)
     except Cancelled as exc:
@@ -156,13 +256,15 @@ def run_stage(task_id: str, body: Callable[[StageRun], dict[str, Any]], hostname
         raise Ignore() from None
     except Exception as exc:
         log.exception("task %s (%s) failed", task_id, run.task_type)
-        message = str(exc) or type(exc).__name__
+        stage_metrics.for_settings(settings).count_failure(run.task_type, exc)
+        message = masking.mask(str(exc) or type(exc).__name__)
         run.reporter.flush()
         run.reporter.error(message)
-        _finish(settings, task_id, TaskStatus.ERROR, None, f"{message}\n\n{traceback.format_exc()}")
+        _finish(settings, task_id, TaskStatus.ERROR, None, f"{message}\n\n{masking.mask(traceback.format_exc())}")
         where = f"{run.task_type} of instance {run.instance!r}" + (f" disk {run.disk_id}" if run.disk_id else "")
         fail_migration(settings, run.migration_id, f"{where} failed: {message}")
         raise Ignore() from None
     run.reporter.flush()
     _finish(settings, task_id, TaskStatus.COMPLETED, result, None)
+    stage_metrics.for_settings(settings).observe(run.task_type, run.reporter.started, result)
     return result

@@ -24,9 +24,10 @@ def _ordered_disks(run: StageRun, task_type: str) -> list[DiskRef]:
 
 
 def _checksum(path: str, fmt: str) -> str:
+    """The content digest; a non-raw image is expanded next to itself (staging), never in /tmp."""
     from conversion import checksum
 
-    return checksum(Path(path), fmt)
+    return checksum(Path(path), fmt, scratch_dir=Path(path).parent)
 
 
 def export_disk(run: StageRun) -> dict[str, Any]:
@@ -67,7 +68,7 @@ def convert_disk(run: StageRun) -> dict[str, Any]:
 
 
 def morph_instance(run: StageRun) -> dict[str, Any]:
-    disks = _ordered_disks(run, "CONVERT_DISK")
+    disks = _ordered_disks(run, "CLONE_DISK" if "CLONE_DISK" in run.inputs else "CONVERT_DISK")
     target = run.target()
     out: dict[str, Any] = {"disks": [d.to_dict() for d in disks]}
     if run.migration.skip_os_morphing or not target.morph:
@@ -107,11 +108,11 @@ def finalize_instance(run: StageRun) -> dict[str, Any]:
     return {"boot": instance}
 
 
-def _task(name: str, body):
+def register_stage(name: str, body):
     @celery_app.task(name=f"coriolis.stage.{name}", bind=True)
     def stage_task(self, task_id: str) -> dict[str, Any]:
         result = run_stage(task_id, body, self.request.hostname)
-        if name == "finalize":
+        if name.startswith("finalize"):
             complete_if_done(task_id)
         return result
 
@@ -119,11 +120,11 @@ def _task(name: str, body):
     return stage_task
 
 
-export = _task("export", export_disk)
-convert = _task("convert", convert_disk)
-morph = _task("morph", morph_instance)
-import_ = _task("import", import_instance)
-boot = _task("boot", boot_instance)
-finalize = _task("finalize", finalize_instance)
+export = register_stage("export", export_disk)
+convert = register_stage("convert", convert_disk)
+morph = register_stage("morph", morph_instance)
+import_ = register_stage("import", import_instance)
+boot = register_stage("boot", boot_instance)
+finalize = register_stage("finalize", finalize_instance)
 
 __all__ = ["ProviderError", "StageError"]

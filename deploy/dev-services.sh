@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Start the services the tests need, PostgreSQL and Redis on 127.0.0.1, when they are not running
-# (installing them from Debian's packages on a fresh machine), and create the test role.
+# Start the services the tests need, PostgreSQL, Redis and RabbitMQ on 127.0.0.1, when they are not
+# running (installing them from Debian's packages on a fresh machine), and create the test role.
 set -euo pipefail
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 install() {
@@ -9,6 +9,7 @@ install() {
 }
 command -v redis-server >/dev/null || install redis-server redis-tools
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || install postgresql postgresql-client
+command -v rabbitmq-server >/dev/null || install rabbitmq-server
 
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   $SUDO mkdir -p /var/lib/redis /var/log/redis
@@ -27,4 +28,9 @@ pg_isready -q -h 127.0.0.1 -p 5432 || { echo "PostgreSQL did not start" >&2; exi
 # The tests log in as coriolis/coriolis over TCP (works with trust and with password auth).
 $SUDO runuser -u postgres -- psql -q -tAc "SELECT 1 FROM pg_roles WHERE rolname='coriolis'" | grep -q 1 ||
   $SUDO runuser -u postgres -- psql -q -c "CREATE ROLE coriolis LOGIN SUPERUSER PASSWORD 'coriolis'"
-echo "services: PostgreSQL and Redis are up on 127.0.0.1"
+# RabbitMQ, the alternative broker (tests/coriolis_tasks/test_rabbitmq.py): guest/guest on 127.0.0.1:5672
+if ! (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; then
+  $SUDO rabbitmq-server -detached
+  $SUDO rabbitmqctl -q --timeout 120 await_startup >/dev/null
+fi
+echo "services: PostgreSQL, Redis and RabbitMQ are up on 127.0.0.1"

@@ -333,3 +333,14 @@ class Importer(Protocol):
     def boot(self, instance: ImportedInstance, ctx: MigrationContext, reporter: Reporter) -> BootResult: ...
 
     def cleanup(self, ctx: MigrationContext) -> None: ...
+
+
+@runtime_checkable
+class ReplicaStore(Protocol):
+    """A destination that keeps persistent replica disks for transfers (an optional ability)."""
+
+    def replica_dir(self, transfer_id: str, instance: str) -> Path:
+        """Where the replica disks of one instance of a transfer live (a local or mounted path)."""
+
+    def delete_replicas(self, transfer_id: str, instance: str) -> None:
+        """Remove every replica disk of the instance; safe to repeat."""

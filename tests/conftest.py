@@ -101,7 +101,8 @@ def project() -> str:
 class WorkerFleet:
     """Real Celery worker processes, one per queue, on the run's private queues."""
 
-    def __init__(self, database_url: str, staging_dir: Path) -> None:
+    def __init__(self, database_url: str, staging_dir: Path, extra_env: dict[str, str] | None = None) -> None:
+        """``extra_env`` overrides the workers' environment (another broker, queue prefix, log format)."""
         from coriolis_tasks.pipeline import QUEUES
 
         self.settings = make_settings(database_url, staging_dir=str(staging_dir))
@@ -109,6 +110,7 @@ class WorkerFleet:
             **os.environ,
             "CORIOLIS_DATABASE_URL": database_url,
             "CORIOLIS_STAGING_DIR": str(staging_dir),
+            **(extra_env or {}),
         }
         self.logs = STATE_DIR / "worker-logs"
         self.logs.mkdir(exist_ok=True)

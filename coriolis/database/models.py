@@ -6,8 +6,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from coriolis.database.encrypted import EncryptedJSON
 
 
 def new_id() -> str:
@@ -40,7 +42,7 @@ class Endpoint(Timestamped, Base):
     name: Mapped[str] = mapped_column(String(255))
     type: Mapped[str] = mapped_column(String(64))
     description: Mapped[str] = mapped_column(Text, default="")
-    connection_info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    connection_info: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON, nullable=True, default=dict)
     mapped_regions: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
 
@@ -54,6 +56,9 @@ class Migration(Timestamped, Base):
     destination_endpoint_id: Mapped[str | None] = mapped_column(ForeignKey("endpoints.id"), nullable=True)
     origin: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     destination: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # inline connection info (or a secret reference), encrypted; NULL when an endpoint is used
+    origin_connection_info: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON, nullable=True)
+    destination_connection_info: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON, nullable=True)
     source_environment: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     destination_environment: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     network_map: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -68,6 +73,11 @@ class Migration(Timestamped, Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     dispatched: Mapped[bool] = mapped_column(Boolean, default=False)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # one table for every run of the pipeline: a migration, a transfer execution or a deployment
+    type: Mapped[str] = mapped_column(String(32), default="migration", index=True)
+    transfer_id: Mapped[str | None] = mapped_column(ForeignKey("transfers.id"), nullable=True, index=True)
+    number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    options: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=dict, nullable=True)
 
     tasks: Mapped[list[Task]] = relationship(
         back_populates="migration", order_by="Task.index", cascade="all, delete-orphan"
@@ -125,3 +135,63 @@ class TaskEvent(Base):
     level: Mapped[str] = mapped_column(String(16))
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Transfer(Timestamped, Base):
+    """A replicated set of instances: executions sync their disks, deployments create instances."""
+
+    __tablename__ = "transfers"
+
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    user_id: Mapped[str] = mapped_column(String(255))
+    scenario: Mapped[str] = mapped_column(String(32), default="replica")
+    origin_endpoint_id: Mapped[str] = mapped_column(ForeignKey("endpoints.id"))
+    destination_endpoint_id: Mapped[str] = mapped_column(ForeignKey("endpoints.id"))
+    instances: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    source_environment: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    destination_environment: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    network_map: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    storage_mappings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    user_scripts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    clone_disks: Mapped[bool] = mapped_column(Boolean, default=True)
+    skip_os_morphing: Mapped[bool] = mapped_column(Boolean, default=False)
+    info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ReplicaDisk(Base):
+    """A persistent replica of one source disk at the destination, and the generation it holds."""
+
+    __tablename__ = "replica_disks"
+    __table_args__ = (UniqueConstraint("transfer_id", "instance", "disk_id", name="uq_replica_disk"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    transfer_id: Mapped[str] = mapped_column(ForeignKey("transfers.id"), index=True)
+    instance: Mapped[str] = mapped_column(String(255))
+    disk_id: Mapped[str] = mapped_column(String(255))
+    path: Mapped[str] = mapped_column(Text)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    checksum: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    change_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    synced_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Schedule(Timestamped, Base):
+    """When to run a transfer's executions: cron fields (None is a wildcard)."""
+
+    __tablename__ = "schedules"
+
+    transfer_id: Mapped[str] = mapped_column(ForeignKey("transfers.id"), index=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    minute: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    hour: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    dom: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    month: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    dow: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    expiration_date: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    shutdown_instance: Mapped[bool] = mapped_column(Boolean, default=False)
+    auto_deploy: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the minute this schedule last fired for: claimed atomically, so two beats never fire twice
+    last_fired_for: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

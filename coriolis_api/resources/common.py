@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
 from flask_smorest import abort
 from marshmallow import ValidationError
 
+from coriolis.database.encrypted import Undecryptable
 from coriolis_api.errors import _flatten
 from providers.registry import ProviderSpec, UnknownProvider, get_provider
 
@@ -22,8 +24,23 @@ def check_id(value: str, what: str) -> None:
         abort(404, message=f"{what} {value} not found")
 
 
+MAX_INSTANCE_ID = 1024
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_instance_id(value: str) -> None:
+    """An instance id (a provider's name or path for a VM) is 1..1024 characters, none a control one."""
+    if not value or len(value) > MAX_INSTANCE_ID or _CONTROL.search(value):
+        abort(404, message=f"instance {value[:80]!r} not found")
+
+
 def redact(connection_info: dict[str, Any] | None) -> dict[str, Any]:
-    """Connection info as responses show it: references as given, every inline value as ``***``."""
+    """Connection info as responses show it: references as given, every inline value as ``***``.
+
+    A stored value no configured key decrypts shows as ``{"undecryptable": "***"}``.
+    """
+    if isinstance(connection_info, Undecryptable):
+        return {"undecryptable": "***"}
     info = connection_info or {}
     if set(info) and set(info) <= SECRET_REF_KEYS:
         return dict(info)

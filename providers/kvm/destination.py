@@ -66,6 +66,13 @@ class KvmImporter:
         """The deterministic name of the instance (and of its directory): coriolis-<migration>-<instance>."""
         return safe_name(ctx.resource_name(ctx.instance))
 
+    def replica_dir(self, transfer_id: str, instance: str) -> Path:
+        """Replica disks of a transfer's instance: storage_dir/coriolis-replica-<transfer>-<instance>."""
+        return self.storage_dir / safe_name(f"coriolis-replica-{transfer_id}-{instance}")
+
+    def delete_replicas(self, transfer_id: str, instance: str) -> None:
+        shutil.rmtree(self.replica_dir(transfer_id, instance), ignore_errors=True)
+
     def instance_dir(self, ctx: MigrationContext) -> Path:
         """Where the instance's disks and definitions live."""
         return self.storage_dir / self.instance_name(ctx)

@@ -32,6 +32,12 @@ class StubImporter:
     def _dir(self, ctx: MigrationContext) -> Path:
         return self.root / ctx.resource_name(ctx.staging_dir.name)
 
+    def replica_dir(self, transfer_id: str, instance: str) -> Path:
+        return self.root / f"coriolis-replica-{transfer_id}-{instance}"
+
+    def delete_replicas(self, transfer_id: str, instance: str) -> None:
+        shutil.rmtree(self.replica_dir(transfer_id, instance), ignore_errors=True)
+
     def validate(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
 

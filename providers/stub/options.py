@@ -2,6 +2,8 @@
 
 from marshmallow import Schema, fields, validate
 
+from providers.netpolicy import AllowedHost
+
 
 class StubConnectionSchema(Schema):
     instances = fields.List(
@@ -10,6 +12,14 @@ class StubConnectionSchema(Schema):
         metadata={"description": "instance names the source lists; empty: any name exists"},
     )
     storage_dir = fields.String(load_default=None, metadata={"description": "destination only"})
+    password = fields.String(
+        load_default=None, metadata={"description": "not used; a credential for secret-handling tests to carry"}
+    )
+    host = fields.String(
+        load_default=None,
+        validate=AllowedHost(),
+        metadata={"description": "not contacted; checked like a real provider's host (providers/netpolicy.py)"},
+    )
 
 
 class StubSourceSchema(Schema):
@@ -24,6 +34,10 @@ class StubSourceSchema(Schema):
     data_fraction = fields.Float(load_default=0.5, validate=validate.Range(0.0, 1.0))
     rate_mbps = fields.Float(load_default=0.0, validate=validate.Range(0.0))
     fail_export = fields.Boolean(load_default=False)
+    data_version = fields.Integer(
+        load_default=0, metadata={"description": "changes the content of mutated_chunks (a source that changes)"}
+    )
+    mutated_chunks = fields.List(fields.Integer(validate=validate.Range(0)), load_default=list)
     claim_format = fields.String(
         load_default="raw",
         validate=validate.OneOf(["raw", "qcow2", "vmdk"]),
@@ -33,6 +47,8 @@ class StubSourceSchema(Schema):
 
 class StubDestinationConnectionSchema(Schema):
     storage_dir = fields.String(load_default="/tmp/coriolis-stub-destination")
+    password = fields.String(load_default=None, metadata={"description": "not used (secret-handling tests)"})
+    host = fields.String(load_default=None, validate=AllowedHost())
     instances = fields.List(fields.String(), load_default=None)
 
 

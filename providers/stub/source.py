@@ -68,8 +68,10 @@ class StubExporter:
         message = f"exporting {disk.id}"
         try:
             with open(path, "wb") as out:
+                mutated = set(self.env["mutated_chunks"])
                 for n in range(data_chunks):
-                    out.write(chunk_bytes(f"{vm.id}/{disk.id}", n))
+                    version = self.env["data_version"] if n in mutated else 0
+                    out.write(chunk_bytes(f"{vm.id}/{disk.id}/v{version}", n))
                     throttle.add(CHUNK)
                     reporter.step((n + 1) * CHUNK, disk.size_bytes, message)
                 out.truncate(disk.size_bytes)

@@ -26,19 +26,19 @@ def stub_migration(
     }
 
 
-def get_migration(client, project: str, migration_id: str) -> dict[str, Any]:
-    resp = client.get(f"/v1/{project}/migrations/{migration_id}")
+def get_migration(client, project: str, migration_id: str, path: str = "migrations") -> dict[str, Any]:
+    resp = client.get(f"/v1/{project}/{path}/{migration_id}")
     assert resp.status_code == 200, resp.get_json()
-    return resp.get_json()["migration"]
+    return next(iter(resp.get_json().values()))
 
 
 def wait_for(
     client, project: str, migration_id: str, until: Callable[[dict], bool], timeout: float = 120,
-    on_poll: Callable[[dict], None] | None = None,
+    on_poll: Callable[[dict], None] | None = None, path: str = "migrations",
 ) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        migration = get_migration(client, project, migration_id)
+        migration = get_migration(client, project, migration_id, path)
         if on_poll:
             on_poll(migration)
         if until(migration):

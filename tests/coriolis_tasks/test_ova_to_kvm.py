@@ -33,7 +33,7 @@ def test_ova_guest_migrates_to_kvm_and_boots_from_virtio(live_client, workers, g
             "destination": {
                 "type": "kvm",
                 "connection_info": {"storage_dir": str(storage)},
-                "target_environment": {"preserve_static_ips": True, "boot_timeout": 180},
+                "target_environment": {"preserve_static_ips": True, "boot_timeout": 300},
             },
             "instances": [guest.ova.name],
         }

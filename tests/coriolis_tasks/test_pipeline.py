@@ -13,7 +13,7 @@ def test_stages_are_declared_in_order_with_their_queues():
         "FINALIZE_INSTANCE_DEPLOYMENT",
     ]
     assert [s.queue for s in pipeline.STAGES] == ["export", "convert", "morph", "import", "boot", "control"]
-    assert pipeline.QUEUES == ("export", "convert", "morph", "import", "boot", "control")
+    assert pipeline.QUEUES == ("export", "convert", "morph", "import", "boot", "control", "plan")
 
 
 def test_plan_instance_links_each_disk_chain_and_joins_them_at_morph():
@@ -59,5 +59,6 @@ def test_routing_sends_each_stage_to_its_queue():
     for stage in pipeline.STAGES:
         assert routes[stage.task_name] == {"queue": f"{prefix}{stage.queue}"}
     assert routes["coriolis.control.*"] == {"queue": f"{prefix}control"}
+    assert routes["coriolis.control.plan"] == {"queue": f"{prefix}plan"}
     assert celeryconfig.task_acks_late is True and celeryconfig.worker_prefetch_multiplier == 1
     assert celeryconfig.broker_transport_options["visibility_timeout"] >= 3600

@@ -41,7 +41,7 @@ def get(session, ctx: RequestContext, endpoint_id: str) -> Endpoint:
 
 
 def list_(session, ctx: RequestContext, args: dict, settings: Settings) -> list[Endpoint]:
-    query = select(Endpoint).where(Endpoint.project_id == ctx.project_id, Endpoint.deleted.is_(False))
+    query = select(Endpoint).where(ctx.project_filter(Endpoint.project_id), Endpoint.deleted.is_(False))
     return list(session.scalars(paginate(session, query, Endpoint, args, SORT_KEYS, settings.page_limit_max)))
 
 

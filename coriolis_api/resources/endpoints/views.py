@@ -6,6 +6,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from coriolis_api.context import current
+from coriolis_api.resources.common import check_instance_id
 from coriolis_api.resources.endpoints import schemas, service
 from coriolis_api.state import db_session, settings
 
@@ -19,14 +20,16 @@ class Endpoints(MethodView):
     def get(self, args, project_id):
         """List endpoints (paginated)."""
         with db_session() as s:
-            return {"endpoints": [service.present(e) for e in service.list_(s, current(project_id), args, settings())]}
+            rows = service.list_(s, current(project_id, "endpoint:list"), args, settings())
+            return {"endpoints": [service.present(e) for e in rows]}
 
     @blp.arguments(schemas.EndpointCreateSchema)
     @blp.response(201, schemas.EndpointResponse)
     def post(self, body, project_id):
         """Create an endpoint."""
         with db_session() as s:
-            return {"endpoint": service.present(service.create(s, current(project_id), body["endpoint"]))}
+            ctx = current(project_id, "endpoint:create")
+            return {"endpoint": service.present(service.create(s, ctx, body["endpoint"]))}
 
 
 @blp.route("/<endpoint_id>")
@@ -35,20 +38,21 @@ class EndpointById(MethodView):
     def get(self, project_id, endpoint_id):
         """Show an endpoint (connection info redacted)."""
         with db_session() as s:
-            return {"endpoint": service.present(service.get(s, current(project_id), endpoint_id))}
+            return {"endpoint": service.present(service.get(s, current(project_id, "endpoint:show"), endpoint_id))}
 
     @blp.arguments(schemas.EndpointUpdateSchema)
     @blp.response(200, schemas.EndpointResponse)
     def put(self, body, project_id, endpoint_id):
         """Change an endpoint's name, description, connection info or regions."""
         with db_session() as s:
-            return {"endpoint": service.present(service.update(s, current(project_id), endpoint_id, body["endpoint"]))}
+            ctx = current(project_id, "endpoint:update")
+            return {"endpoint": service.present(service.update(s, ctx, endpoint_id, body["endpoint"]))}
 
     @blp.response(204)
     def delete(self, project_id, endpoint_id):
         """Delete an endpoint no unfinished migration uses."""
         with db_session() as s:
-            service.delete(s, current(project_id), endpoint_id)
+            service.delete(s, current(project_id, "endpoint:delete"), endpoint_id)
 
 
 @blp.route("/<endpoint_id>/actions")
@@ -58,7 +62,7 @@ class EndpointActions(MethodView):
     def post(self, body, project_id, endpoint_id):
         """``{"validate-connection": null}``: check the endpoint's connection from a worker."""
         with db_session() as s:
-            endpoint = service.get(s, current(project_id), endpoint_id)
+            endpoint = service.get(s, current(project_id, "endpoint:validate"), endpoint_id)
         from celery.exceptions import TimeoutError as CeleryTimeout
 
         from coriolis_tasks.app import celery_app
@@ -79,7 +83,7 @@ class EndpointInstances(MethodView):
     def get(self, args, project_id, endpoint_id):
         """List the endpoint's instances (``marker``, ``limit``, ``name`` filter)."""
         with db_session() as s:
-            endpoint = service.get(s, current(project_id), endpoint_id)
+            endpoint = service.get(s, current(project_id, "endpoint:list_instances"), endpoint_id)
         return {"instances": service.instances(endpoint, args)}
 
 
@@ -88,6 +92,7 @@ class EndpointInstance(MethodView):
     @blp.response(200, schemas.InstanceResponse)
     def get(self, project_id, endpoint_id, instance_id):
         """Show one instance of the endpoint, with its devices."""
+        check_instance_id(instance_id)
         with db_session() as s:
-            endpoint = service.get(s, current(project_id), endpoint_id)
+            endpoint = service.get(s, current(project_id, "endpoint:show_instance"), endpoint_id)
         return {"instance": service.ask_worker("coriolis.control.get_instance", endpoint.id, instance_id)}

@@ -25,6 +25,7 @@ from coriolis_tasks import control, pipeline
 
 SORT_KEYS = ("created_at", "id", "status")
 HIDDEN_UNTIL_RUN = (TaskStatus.SCHEDULED, TaskStatus.UNSCHEDULED)
+CONNECTION_COLUMNS = ("origin_connection_info", "destination_connection_info")
 
 
 def _endpoint(session, ctx: RequestContext, endpoint_id: str, role: str) -> Endpoint:
@@ -52,7 +53,8 @@ def create(session, ctx: RequestContext, body: dict[str, Any]) -> Migration:
     if origin is not None:
         source = provider_for(origin["type"], "source")
         validate_connection_info(source, origin["connection_info"])
-        migration.origin = {"type": origin["type"], "connection_info": origin["connection_info"]}
+        migration.origin = {"type": origin["type"]}
+        migration.origin_connection_info = origin["connection_info"]
         source_env = origin["source_environment"] or body["source_environment"]
     else:
         endpoint = _endpoint(session, ctx, str(body["origin_endpoint_id"]), "origin")
@@ -65,11 +67,8 @@ def create(session, ctx: RequestContext, body: dict[str, Any]) -> Migration:
         validate_connection_info(dest, destination["connection_info"])
         target_env = destination["target_environment"] or body["destination_environment"]
         network_map = destination["network_map"] or body["network_map"] or target_env.get("network_map") or {}
-        migration.destination = {
-            "type": destination["type"],
-            "connection_info": destination["connection_info"],
-            "target_environment": target_env,
-        }
+        migration.destination = {"type": destination["type"], "target_environment": target_env}
+        migration.destination_connection_info = destination["connection_info"]
     else:
         endpoint = _endpoint(session, ctx, str(body["destination_endpoint_id"]), "destination")
         dest = provider_for(endpoint.type, "destination")
@@ -95,13 +94,7 @@ def create(session, ctx: RequestContext, body: dict[str, Any]) -> Migration:
         setattr(migration, key, body[key])
     session.add(migration)
     session.flush()
-    for n, instance in enumerate(migration.instances, start=1):
-        session.add(
-            Task(
-                migration_id=migration.id, index=n, instance=instance, task_type=pipeline.INFO_TASK,
-                queue=pipeline.CONTROL_QUEUE, status=TaskStatus.SCHEDULED, depends_on=[],
-            )
-        )
+    control.add_info_tasks(session, migration)
     return migration
 
 
@@ -109,10 +102,14 @@ def dispatch(migration_id: str) -> None:
     control.submit(migration_id)
 
 
-def get(session, ctx: RequestContext, migration_id: str, with_tasks: bool = True) -> Migration:
-    check_id(migration_id, "migration")
+def get(
+    session, ctx: RequestContext, migration_id: str, with_tasks: bool = True, kind: str = pipeline.MIGRATION
+) -> Migration:
+    """A run of ``kind`` (migration, transfer execution, deployment) of the caller's project, or 404."""
+    check_id(migration_id, kind.replace("_", " "))
     query = select(Migration).where(
-        Migration.id == migration_id, Migration.deleted.is_(False), Migration.project_id == ctx.project_id
+        Migration.id == migration_id, Migration.deleted.is_(False), Migration.project_id == ctx.project_id,
+        Migration.type == kind,
     )
     if with_tasks:
         query = query.options(
@@ -121,12 +118,20 @@ def get(session, ctx: RequestContext, migration_id: str, with_tasks: bool = True
         )
     migration = session.scalars(query).first()
     if migration is None:
-        abort(404, message=f"migration {migration_id} not found")
+        abort(404, message=f"{kind.replace('_', ' ')} {migration_id} not found")
     return migration
 
 
-def list_(session, ctx: RequestContext, args: dict, settings: Settings, with_tasks: bool) -> list[Migration]:
-    query = select(Migration).where(Migration.project_id == ctx.project_id, Migration.deleted.is_(False))
+def list_(
+    session, ctx: RequestContext, args: dict, settings: Settings, with_tasks: bool,
+    kind: str = pipeline.MIGRATION, transfer_id: str | None = None,
+) -> list[Migration]:
+    """Runs of ``kind`` (of one transfer when given), paginated."""
+    query = select(Migration).where(
+        ctx.project_filter(Migration.project_id), Migration.deleted.is_(False), Migration.type == kind
+    )
+    if transfer_id is not None:
+        query = query.where(Migration.transfer_id == transfer_id)
     if with_tasks:
         query = query.options(
             selectinload(Migration.tasks).selectinload(Task.progress_updates),
@@ -136,27 +141,32 @@ def list_(session, ctx: RequestContext, args: dict, settings: Settings, with_tas
     return list(session.scalars(query))
 
 
-def cancel(session, ctx: RequestContext, migration_id: str, force: bool, settings: Settings) -> None:
-    migration = get(session, ctx, migration_id, with_tasks=False)
+def cancel(
+    session, ctx: RequestContext, migration_id: str, force: bool, settings: Settings, kind: str = pipeline.MIGRATION
+) -> None:
+    migration = get(session, ctx, migration_id, with_tasks=False, kind=kind)
     status = MigrationStatus(migration.status)
+    label = kind.replace("_", " ")
     if status in FINISHED_MIGRATION:
-        abort(409, message=f"migration is already {status}; nothing to cancel")
+        abort(409, message=f"{label} is already {status}; nothing to cancel")
     if status == MigrationStatus.CANCELLING and not force:
-        abort(409, message="migration is already being cancelled; use force to stop it at once")
+        abort(409, message=f"{label} is already being cancelled; use force to stop it at once")
     session.commit()
     control.cancel(settings, migration_id, force)
 
 
-def delete(session, ctx: RequestContext, migration_id: str) -> None:
-    migration = get(session, ctx, migration_id, with_tasks=False)
+def delete(session, ctx: RequestContext, migration_id: str, kind: str = pipeline.MIGRATION) -> Migration:
+    migration = get(session, ctx, migration_id, with_tasks=False, kind=kind)
+    label = kind.replace("_", " ")
     if migration.status not in FINISHED_MIGRATION:
         abort(
             409,
-            message=f"migration is {migration.status}: only completed, failed or cancelled migrations "
+            message=f"{label} is {migration.status}: only completed, failed or cancelled {label}s "
             "can be deleted; cancel it first",
         )
     migration.deleted = True
     migration.deleted_at = utcnow()
+    return migration
 
 
 def _task_view(task: Task, live: dict[str, Any] | None) -> dict[str, Any]:
@@ -185,12 +195,9 @@ def _task_view(task: Task, live: dict[str, Any] | None) -> dict[str, Any]:
 
 def present(migration: Migration, store: ProgressStore | None, with_tasks: bool) -> dict[str, Any]:
     """The response document: live Redis progress merged over what the database holds."""
-    data = {c.name: getattr(migration, c.name) for c in Migration.__table__.columns}
-    data["origin"] = {**migration.origin, "connection_info": redact(migration.origin.get("connection_info"))}
-    data["destination"] = {
-        **migration.destination,
-        "connection_info": redact(migration.destination.get("connection_info")),
-    }
+    data = {c.name: getattr(migration, c.name) for c in Migration.__table__.columns if c.name not in CONNECTION_COLUMNS}
+    data["origin"] = {**migration.origin, "connection_info": redact(migration.origin_connection_info)}
+    data["destination"] = {**migration.destination, "connection_info": redact(migration.destination_connection_info)}
     data["info"] = {k: v.get("vm", {}) for k, v in (migration.info or {}).items()}
     data["last_execution_status"] = migration.status
     if not with_tasks:

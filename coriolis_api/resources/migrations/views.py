@@ -20,7 +20,7 @@ class Migrations(MethodView):
     def get(self, args, project_id):
         """List migrations (paginated)."""
         with db_session() as s:
-            rows = service.list_(s, current(project_id), args, settings(), with_tasks=False)
+            rows = service.list_(s, current(project_id, "migration:list"), args, settings(), with_tasks=False)
             return {"migrations": [service.present(m, None, with_tasks=False) for m in rows]}
 
     @blp.arguments(schemas.MigrationCreateSchema)
@@ -28,7 +28,7 @@ class Migrations(MethodView):
     def post(self, body, project_id):
         """Create a migration and start it."""
         with db_session() as s:
-            migration = service.create(s, current(project_id), body["migration"])
+            migration = service.create(s, current(project_id, "migration:create"), body["migration"])
             s.commit()
             data = service.present(migration, None, with_tasks=False)
         service.dispatch(migration.id)
@@ -43,7 +43,7 @@ class MigrationsDetail(MethodView):
     def get(self, args, project_id):
         """List migrations with their tasks (paginated)."""
         with db_session() as s:
-            rows = service.list_(s, current(project_id), args, settings(), with_tasks=True)
+            rows = service.list_(s, current(project_id, "migration:list"), args, settings(), with_tasks=True)
             store = progress_store()
             return {"migrations": [service.present(m, store, with_tasks=True) for m in rows]}
 
@@ -54,20 +54,21 @@ class MigrationById(MethodView):
     def get(self, project_id, migration_id):
         """Show a migration with its tasks, live progress and events."""
         with db_session() as s:
-            migration = service.get(s, current(project_id), migration_id)
+            migration = service.get(s, current(project_id, "migration:show"), migration_id)
             return {"migration": service.present(migration, progress_store(), with_tasks=True)}
 
     @blp.response(204)
     def delete(self, project_id, migration_id):
         """Delete a completed, failed or cancelled migration."""
         with db_session() as s:
-            service.delete(s, current(project_id), migration_id)
+            service.delete(s, current(project_id, "migration:delete"), migration_id)
             s.commit()
 
 
 def _action(body, project_id, migration_id):
     with db_session() as s:
-        service.cancel(s, current(project_id), migration_id, bool((body["cancel"] or {}).get("force")), settings())
+        ctx = current(project_id, "migration:cancel")
+        service.cancel(s, ctx, migration_id, bool((body["cancel"] or {}).get("force")), settings())
 
 
 @blp.route("/<migration_id>/actions")

@@ -42,7 +42,7 @@ class Providers(MethodView):
     @blp.response(200, ProvidersResponse)
     def get(self, project_id):
         """List provider types and what each can do."""
-        current(project_id)
+        current(project_id, "provider:list")
         return {
             "providers": {
                 name: {"types": spec.abilities, "description": spec.description, "stub": spec.is_stub}
@@ -56,7 +56,7 @@ class ProviderSchemas(MethodView):
     @blp.response(200, SchemasResponse)
     def get(self, project_id, provider_type, kind):
         """The JSON schema of a provider's ``connection``, ``source`` or ``destination`` options."""
-        current(project_id)
+        current(project_id, "provider:schemas")
         try:
             spec = get_provider(provider_type)
         except UnknownProvider:

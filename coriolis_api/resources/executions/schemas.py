@@ -1,0 +1,36 @@
+"""Request and response schemas of transfer executions."""
+
+from marshmallow import Schema, fields
+
+from coriolis_api.pagination import PageArgs
+from coriolis_api.resources.migrations.schemas import ActionSchema, MigrationOut
+
+
+class ExecutionCreateBody(Schema):
+    shutdown_instances = fields.Boolean(load_default=False)
+    auto_deploy = fields.Boolean(load_default=False)
+
+
+class ExecutionCreateSchema(Schema):
+    execution = fields.Nested(ExecutionCreateBody, load_default=dict)
+
+
+class ExecutionOut(MigrationOut):
+    action_id = fields.String()
+    number = fields.Integer()
+    type = fields.String()
+
+
+class ExecutionResponse(Schema):
+    execution = fields.Nested(ExecutionOut)
+
+
+class ExecutionListResponse(Schema):
+    executions = fields.List(fields.Nested(ExecutionOut))
+
+
+class ListArgs(PageArgs):
+    pass
+
+
+__all__ = ["ActionSchema"]

@@ -1,0 +1,1 @@
+"""Keystone authentication and access rules of the API, against a real Keystone."""
