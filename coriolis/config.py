@@ -85,6 +85,8 @@ class Settings:
     keystone_project_domain_id: str = "default"
     keystone_token_cache_time: int = 300  # seconds a validated token is cached; -1: never cache
     policy_file: str = ""  # JSON or YAML rules overriding the default access rules
+    live_sync_max_passes: int = 3  # live_migration: sync passes while the source runs, at most
+    live_sync_converged_bytes: int = 64 << 20  # ...stopping early once a pass writes no more than this
     log_format: str = "text"  # text for a terminal; json (one object per line) for collectors
 
     def __post_init__(self) -> None:

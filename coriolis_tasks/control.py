@@ -102,7 +102,8 @@ def plan(self, migration_id: str) -> None:
         rows: list[Task] = []
         for instance, (info_id, result) in infos.items():
             disk_ids = [d["id"] for d in result["vm"]["devices"]["disks"]]
-            for planned in pipeline.plan_instance(instance, disk_ids, info_id, migration.type):
+            kind = pipeline.pipeline_of(migration.type, migration.options)
+            for planned in pipeline.plan_instance(instance, disk_ids, info_id, kind):
                 index += 1
                 task = Task(
                     id=new_id(), migration_id=migration_id, index=index, instance=instance,

@@ -40,6 +40,7 @@ class Stage:
 MIGRATION = "migration"
 EXECUTION = "transfer_execution"
 DEPLOYMENT = "deployment"
+LIVE_EXECUTION = "live_execution"  # the pipeline of an execution of a live_migration transfer
 
 _MORPH_TO_FINALIZE: tuple[Stage, ...] = (
     Stage("morph", "OS_MORPHING", "morph"),
@@ -57,6 +58,13 @@ PIPELINES: dict[str, tuple[Stage, ...]] = {
         Stage("replicate", "REPLICATE_DISK", "export", per_disk=True),
         Stage("finalize_execution", "FINALIZE_TRANSFER_EXECUTION", CONTROL_QUEUE),
     ),
+    # live_migration: sync while the source runs (several passes), shut it down, sync what is left
+    LIVE_EXECUTION: (
+        Stage("replicate", "REPLICATE_DISK", "export", per_disk=True),
+        Stage("shutdown", "SHUTDOWN_INSTANCE", "export"),
+        Stage("replicate_final", "REPLICATE_DISK_FINAL", "export", per_disk=True),
+        Stage("finalize_execution", "FINALIZE_TRANSFER_EXECUTION", CONTROL_QUEUE),
+    ),
     DEPLOYMENT: (
         Stage("clone", "CLONE_DISK", "convert", per_disk=True),
         *_MORPH_TO_FINALIZE,
@@ -67,6 +75,13 @@ ALL_STAGES: tuple[Stage, ...] = tuple({s.name: s for p in PIPELINES.values() for
 QUEUES: tuple[str, ...] = tuple(dict.fromkeys([*(s.queue for s in ALL_STAGES), CONTROL_QUEUE, PLAN_QUEUE]))
 STAGE_BY_TYPE = {s.task_type: s for s in ALL_STAGES}
 FINAL_TASK_TYPES = frozenset(p[-1].task_type for p in PIPELINES.values())
+
+
+def pipeline_of(run_type: str, options: dict | None) -> str:
+    """The pipeline a run follows: its type, except live-migration executions."""
+    if run_type == EXECUTION and (options or {}).get("scenario") == "live_migration":
+        return LIVE_EXECUTION
+    return run_type
 
 
 @dataclass(frozen=True)
@@ -130,14 +145,20 @@ def build(tasks: Sequence[tuple[str, str, str | None, str]], migration_id: str =
             by_instance.setdefault(instance, []).append((task_id, task_type, disk_id))
     instance_chains = []
     for instance, rows in by_instance.items():
+        # consecutive per-disk stages run as one chain per disk, the disks side by side (a group);
+        # an instance-level stage waits for the whole group before it
+        segments: list[Signature] = []
         per_disk: dict[str, list[Signature]] = {}
-        tail: list[Signature] = []
         for task_id, task_type, disk_id in rows:
             stage = STAGE_BY_TYPE[task_type]
             if stage.per_disk:
                 per_disk.setdefault(disk_id or "", []).append(_sig(stage, task_id, migration_id, instance, disk_id))
-            else:
-                tail.append(_sig(stage, task_id, migration_id, instance, None))
-        disks = group([chain(*sigs) for sigs in per_disk.values()])
-        instance_chains.append(chain(disks, *tail))
+                continue
+            if per_disk:
+                segments.append(group([chain(*sigs) for sigs in per_disk.values()]))
+                per_disk = {}
+            segments.append(_sig(stage, task_id, migration_id, instance, None))
+        if per_disk:
+            segments.append(group([chain(*sigs) for sigs in per_disk.values()]))
+        instance_chains.append(chain(*segments))
     return group(instance_chains)

@@ -15,7 +15,7 @@ from coriolis.database.session import session_scope
 from coriolis_tasks import staging
 from coriolis_tasks.runtime import StageRun
 from coriolis_tasks.stages import StageError, register_stage
-from providers.types import DiskRef, ProviderError, ReplicaStore
+from providers.types import DiskRef, PowerControl, ProviderError, ReplicaStore
 
 
 def _stem(disk_id: str) -> str:
@@ -53,9 +53,8 @@ def _raw_view(exported: DiskRef) -> Path | None:
     return None
 
 
-def replicate_disk(run: StageRun) -> dict[str, Any]:
-    """Read the source disk and write only what changed since the last execution into the replica."""
-    store = _replica_store(run)
+def _sync_once(run: StageRun, store: ReplicaStore, label: str) -> dict[str, Any]:
+    """One pass: read the source disk, write what changed into the replica, record the generation."""
     vm = run.vm()
     disk = vm.disk(run.disk_id or "")
     exported = run.exporter().export_disk(vm, disk, run.ctx, run.reporter)
@@ -88,7 +87,7 @@ def replicate_disk(run: StageRun) -> dict[str, Any]:
         s.add(row)
     kind = "full copy" if stats.full else "incremental"
     run.reporter.info(
-        f"disk {disk.id}: {kind}, {stats.chunks_written} of {stats.chunks_total} chunks written "
+        f"{label}: disk {disk.id}: {kind}, {stats.chunks_written} of {stats.chunks_total} chunks written "
         f"({stats.bytes_written} bytes), generation {stats.generation}"
     )
     for path in {raw, Path(exported.path)}:
@@ -97,9 +96,40 @@ def replicate_disk(run: StageRun) -> dict[str, Any]:
     return {**stats.to_dict(), "disk_id": disk.id, "path": str(replica), "checksum": digest}
 
 
+def replicate_disk(run: StageRun) -> dict[str, Any]:
+    """Sync the disk into its replica; a live migration repeats it while the source keeps writing."""
+    store = _replica_store(run)
+    live = (run.migration.options or {}).get("scenario") == "live_migration"
+    passes = run.settings.live_sync_max_passes if live else 1
+    for number in range(1, passes + 1):
+        result = _sync_once(run, store, f"sync pass {number}" if live else "sync")
+        if live and result["bytes_written"] <= run.settings.live_sync_converged_bytes:
+            break
+    return {**result, "passes": number}
+
+
+def shutdown_instance(run: StageRun) -> dict[str, Any]:
+    """Live migration's cutover: stop the source instance so the last sync sees a quiet disk."""
+    exporter = run.exporter()
+    if isinstance(exporter, PowerControl):
+        exporter.power_off(run.vm())
+        run.reporter.info(f"source instance {run.instance!r} powered off for the final sync")
+        return {"powered_off": True}
+    run.reporter.warn(
+        f"source provider {run.migration.origin.get('type')!r} cannot power instances off: "
+        "the final sync runs with the source still running"
+    )
+    return {"powered_off": False}
+
+
+def replicate_disk_final(run: StageRun) -> dict[str, Any]:
+    """The last sync of a live migration, after the source was shut down."""
+    return {**_sync_once(run, _replica_store(run), "final sync"), "passes": 1}
+
+
 def finalize_execution(run: StageRun) -> dict[str, Any]:
     """The instance's replica disks are all synced: their generations become the deployable ones."""
-    disks = run.inputs.get("REPLICATE_DISK", [])
+    disks = run.inputs.get("REPLICATE_DISK_FINAL") or run.inputs.get("REPLICATE_DISK", [])
     staging.remove(run.settings.staging_dir, run.migration_id, run.instance)
     return {"disks": [{k: d[k] for k in ("disk_id", "generation", "checksum")} for d in disks]}
 
@@ -123,5 +153,7 @@ def clone_disk(run: StageRun) -> dict[str, Any]:
 
 
 replicate = register_stage("replicate", replicate_disk)
+shutdown = register_stage("shutdown", shutdown_instance)
+replicate_final = register_stage("replicate_final", replicate_disk_final)
 finalize_execution_task = register_stage("finalize_execution", finalize_execution)
 clone = register_stage("clone", clone_disk)

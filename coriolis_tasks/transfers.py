@@ -61,7 +61,7 @@ def new_run(session, transfer: Transfer, kind: str, user_id: str, options: dict[
         type=kind,
         transfer_id=transfer.id,
         number=number,
-        options=options,
+        options={**options, "scenario": transfer.scenario},
         origin={"type": _endpoint_type(session, transfer.origin_endpoint_id)},
         destination={"type": _endpoint_type(session, transfer.destination_endpoint_id)},
         skip_os_morphing=bool(options.get("skip_os_morphing", transfer.skip_os_morphing)),

@@ -344,3 +344,11 @@ class ReplicaStore(Protocol):
 
     def delete_replicas(self, transfer_id: str, instance: str) -> None:
         """Remove every replica disk of the instance; safe to repeat."""
+
+
+@runtime_checkable
+class PowerControl(Protocol):
+    """A source that can shut its instances down (an optional ability: live migration's cutover)."""
+
+    def power_off(self, vm: VmInfo) -> None:
+        """Shut the instance down (gracefully when the guest allows) and return once it is off."""

@@ -38,6 +38,9 @@ class StubSourceSchema(Schema):
         load_default=0, metadata={"description": "changes the content of mutated_chunks (a source that changes)"}
     )
     mutated_chunks = fields.List(fields.Integer(validate=validate.Range(0)), load_default=list)
+    power_file = fields.String(
+        load_default=None, metadata={"description": "power_off() writes 'off' here (shows the cutover happened)"}
+    )
     claim_format = fields.String(
         load_default="raw",
         validate=validate.OneOf(["raw", "qcow2", "vmdk"]),

@@ -82,6 +82,10 @@ class StubExporter:
         reporter.step(disk.size_bytes, disk.size_bytes, message)
         return DiskRef(disk.id, str(path), self.env["claim_format"], disk.size_bytes)
 
+    def power_off(self, vm: VmInfo) -> None:
+        if self.env["power_file"]:
+            Path(self.env["power_file"]).write_text(f"off {vm.id}\n")
+
     def cleanup(self, ctx: MigrationContext) -> None:
         for disk in ctx.staging_dir.glob("disk*.raw") if ctx.staging_dir.exists() else ():
             disk.unlink(missing_ok=True)
