@@ -39,6 +39,14 @@ def api_argv() -> list[str]:
     ]
 
 
+def beat_argv() -> list[str]:
+    """Celery beat: transfer schedules and the lost-task reaper (its own state file in state_dir)."""
+    settings = get_settings()
+    os.makedirs(settings.state_dir, exist_ok=True)
+    schedule_file = os.path.join(settings.state_dir, "celerybeat-schedule")
+    return _celery("beat", "--loglevel", settings.log_level, "-s", schedule_file)
+
+
 def _require_redis() -> None:
     if not get_settings().redis_url:
         sys.exit("CORIOLIS_REDIS_URL is not set; set it, or run `coriolis all-in-one`, which embeds Redis")
@@ -99,8 +107,22 @@ def _supervise(commands: dict[str, list[str]], env: dict[str, str]) -> int:
     return code
 
 
+SERVICE_COMMANDS = frozenset(
+    {"api", "worker", "beat", "flower", "worker-health", "db-upgrade", "all-in-one", "rotate-keys"}
+)
+CLIENT_EPILOG = (
+    "client commands (talk to a running API; `coriolis <command> --help`): endpoint, provider, migration, "
+    "transfer, execution, deployment, schedule, batch"
+)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="coriolis", description="Coriolis migration service")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] not in SERVICE_COMMANDS and argv[0] not in ("-h", "--help"):
+        from coriolis_client.cli import main as client_main  # the client commands: coriolis_client/cli.py
+
+        return client_main(argv)
+    parser = argparse.ArgumentParser(prog="coriolis", description="Coriolis migration service", epilog=CLIENT_EPILOG)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("api", help="serve the REST API (gunicorn)")
     worker = sub.add_parser("worker", help="run a worker pool")
@@ -137,9 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         queues = [q.strip() for q in args.queues.split(",") if q.strip()]
         os.execv(sys.executable, worker_argv(queues, args.name or "-".join(queues), args.concurrency))
     if args.command == "beat":
-        schedule_file = os.path.join(settings.state_dir, "celerybeat-schedule")
-        os.makedirs(settings.state_dir, exist_ok=True)
-        os.execv(sys.executable, _celery("beat", "--loglevel", settings.log_level, "-s", schedule_file))
+        os.execv(sys.executable, beat_argv())
     if args.command == "flower":
         os.execv(sys.executable, _celery("flower", f"--address={args.address}", f"--port={args.port}"))
     if args.command == "worker-health":
@@ -176,7 +196,7 @@ def _all_in_one() -> int:
         get_settings.cache_clear()
         print(f"coriolis: embedded Redis at {url}", flush=True)
     _db_upgrade()
-    commands = {"api": api_argv()}
+    commands = {"api": api_argv(), "beat": beat_argv()}
     for queue in QUEUES:
         commands[f"worker-{queue}"] = worker_argv([queue], queue)
     try:
