@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench bench-transfer lint services flower clean
+.PHONY: demo test bench bench-transfer lint services flower docs clean
 
 $(VENV)/.installed: pyproject.toml
 	bash deploy/bootstrap.sh test
@@ -32,6 +32,9 @@ lint: $(VENV)/.installed
 
 flower: $(VENV)/.installed
 	$(VENV)/bin/coriolis flower
+
+docs: $(VENV)/.installed
+	$(VENV)/bin/sphinx-build -W -b html docs docs/_build/html
 
 clean:
 	rm -rf $(VENV) build *.egg-info

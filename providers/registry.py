@@ -73,9 +73,26 @@ def all_providers() -> dict[str, ProviderSpec]:
     return dict(sorted(found.items()))
 
 
+@functools.cache
+def provider_aliases() -> dict[str, str]:
+    """Entry-point names that register a provider under a second name (``vmware_vsphere`` → ``vsphere``)."""
+    known = all_providers()
+    aliases: dict[str, str] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name in known:
+            continue
+        try:
+            spec = ep.load()
+        except Exception:  # already logged by all_providers
+            continue
+        if getattr(spec, "name", None) in known:
+            aliases[ep.name] = spec.name
+    return aliases
+
+
 def get_provider(name: str) -> ProviderSpec:
-    """The provider registered as ``name``; raises ``UnknownProvider``."""
+    """The provider registered as ``name`` (or under that alias); raises ``UnknownProvider``."""
     try:
-        return all_providers()[name]
+        return all_providers()[provider_aliases().get(name, name)]
     except KeyError:
         raise UnknownProvider(name) from None

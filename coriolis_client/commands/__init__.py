@@ -1,0 +1,1 @@
+"""The client command groups, one module per family of resources."""

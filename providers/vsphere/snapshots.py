@@ -1,0 +1,76 @@
+"""Migration snapshots: a deterministic name per migration, always removed afterwards."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from providers.types import ProviderError
+from providers.vsphere.client import VsphereClient, device_kind
+
+log = logging.getLogger(__name__)
+
+
+def snapshot_name(migration_id: str) -> str:
+    """The name of the snapshot a migration takes (``coriolis-<migration id>``)."""
+    return f"coriolis-{migration_id}"
+
+
+def _walk(trees: Any) -> Iterator[Any]:
+    for tree in trees or ():
+        yield tree
+        yield from _walk(tree.childSnapshotList)
+
+
+def named(vm: Any, name: str) -> list[Any]:
+    """The snapshots of ``vm`` called ``name`` (snapshot objects, oldest first)."""
+    info = vm.snapshot
+    return [tree.snapshot for tree in _walk(info.rootSnapshotList if info else None) if tree.name == name]
+
+
+def remove_named(client: VsphereClient, vm: Any, name: str) -> int:
+    """Remove every snapshot of ``vm`` called ``name``; returns how many. Safe to repeat."""
+    found = named(vm, name)
+    for snap in reversed(found):
+        client.remove_snapshot(snap, name)
+    return len(found)
+
+
+@contextmanager
+def frozen(client: VsphereClient, vm: Any, name: str, description: str) -> Iterator[Any]:
+    """Take snapshot ``name`` of ``vm`` for the block, and remove it afterwards, whatever happens.
+
+    A snapshot of that name left by a crashed worker is removed first: the new one freezes
+    the disks as they are now.
+    """
+    if remove_named(client, vm, name):
+        log.info("removed a leftover snapshot %s of %s", name, vm.name)
+    snap = client.create_snapshot(vm, name, description)
+    try:
+        yield snap
+    except BaseException:
+        try:
+            remove_named(client, vm, name)
+        except Exception:  # the original error matters more; cleanup(ctx) retries the removal
+            log.exception("could not remove snapshot %s of %s", name, vm.name)
+        raise
+    remove_named(client, vm, name)
+
+
+def frozen_disk_file(snapshot: Any, device_key: int) -> str:
+    """The datastore path (``[ds] dir/disk.vmdk``) of a disk as the snapshot froze it.
+
+    Raises:
+        ProviderError: the disk is not in the snapshot, or it sits on older snapshots (a delta chain).
+    """
+    for device in snapshot.config.hardware.device:
+        if device_kind(device) == "disk" and device.key == device_key:
+            backing = device.backing
+            if getattr(backing, "parent", None) is not None:
+                raise ProviderError(
+                    f"disk {device_key} has older snapshots ({backing.fileName}); delete or consolidate them first"
+                )
+            return str(backing.fileName)
+    raise ProviderError(f"the snapshot holds no disk {device_key}")

@@ -1,0 +1,1 @@
+"""Tests of the vsphere source provider (against vcsim, and recorded SOAP answers where vcsim falls short)."""
