@@ -35,17 +35,21 @@ def _get(s, project_id: str, transfer_id: str, execution_id: str, action: str, w
     return ctx, run
 
 
+def _list(args: dict, project_id: str, transfer_id: str, with_tasks: bool) -> dict:
+    with db_session() as s:
+        ctx = current(project_id, "execution:list")
+        transfers_service.get(s, ctx, transfer_id)
+        rows = runs.list_(s, ctx, args, settings(), with_tasks, KIND, transfer_id)
+        return {"executions": [present(r, with_tasks) for r in rows]}
+
+
 @blp.route("")
 class Executions(MethodView):
     @blp.arguments(schemas.ListArgs, location="query")
     @blp.response(200, schemas.ExecutionListResponse)
     def get(self, args, project_id, transfer_id):
         """List a transfer's executions (paginated)."""
-        with db_session() as s:
-            ctx = current(project_id, "execution:list")
-            transfers_service.get(s, ctx, transfer_id)
-            rows = runs.list_(s, ctx, args, settings(), False, KIND, transfer_id)
-            return {"executions": [present(r, False) for r in rows]}
+        return _list(args, project_id, transfer_id, with_tasks=False)
 
     @blp.arguments(schemas.ExecutionCreateSchema)
     @blp.response(202, schemas.ExecutionResponse)
@@ -70,11 +74,7 @@ class ExecutionsDetail(MethodView):
     @blp.response(200, schemas.ExecutionListResponse)
     def get(self, args, project_id, transfer_id):
         """List a transfer's executions with their tasks."""
-        with db_session() as s:
-            ctx = current(project_id, "execution:list")
-            transfers_service.get(s, ctx, transfer_id)
-            rows = runs.list_(s, ctx, args, settings(), True, KIND, transfer_id)
-            return {"executions": [present(r, True) for r in rows]}
+        return _list(args, project_id, transfer_id, with_tasks=True)
 
 
 @blp.route("/<execution_id>")
