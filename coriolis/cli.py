@@ -74,26 +74,41 @@ def _rotate_keys() -> int:
     return 0
 
 
-def _supervise(commands: dict[str, list[str]], env: dict[str, str]) -> int:
-    """Run each command as a child; stop them all when one dies or on SIGINT/SIGTERM."""
+MAX_RESTARTS_PER_MINUTE = 5
+
+
+def _supervise(commands: dict[str, list[str]], env: dict[str, str], poll: float = 0.5) -> int:
+    """Run each command as a child and restart one that dies (as systemd's Restart=on-failure would).
+
+    A child that dies more than ``MAX_RESTARTS_PER_MINUTE`` times in a minute stops them all
+    with its exit code; SIGINT/SIGTERM stop them all with 0.
+    """
     procs = {name: subprocess.Popen(argv, env=env) for name, argv in commands.items()}
+    restarts: dict[str, list[float]] = {}
     stopping = False
 
     def stop(*_args) -> None:
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     code = 0
     try:
         while not stopping:
             for name, proc in procs.items():
-                if proc.poll() is not None:
-                    print(f"coriolis: {name} exited with {proc.returncode}; stopping", file=sys.stderr)
+                if proc.poll() is None or stopping:
+                    continue
+                now = time.monotonic()
+                recent = [t for t in restarts.get(name, []) if now - t < 60] + [now]
+                if len(recent) > MAX_RESTARTS_PER_MINUTE:
+                    print(f"coriolis: {name} keeps exiting ({proc.returncode}); stopping", file=sys.stderr)
                     code = proc.returncode or 1
                     stopping = True
-            time.sleep(0.5)
+                    break
+                print(f"coriolis: {name} exited with {proc.returncode}; restarting it", file=sys.stderr)
+                restarts[name] = recent
+                procs[name] = subprocess.Popen(commands[name], env=env)
+            time.sleep(poll)
     finally:
         for proc in procs.values():
             if proc.poll() is None:
@@ -104,6 +119,8 @@ def _supervise(commands: dict[str, list[str]], env: dict[str, str]) -> int:
                 proc.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 proc.kill()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return code
 
 
