@@ -25,6 +25,7 @@ if str(REPO) not in sys.path:
 
 from sqlalchemy import Engine, create_engine  # noqa: E402
 
+from coriolis_tasks.pipeline import QUEUES  # noqa: E402  every pool the service has
 from tests.bench import stats  # noqa: E402
 from tests.bench.api_env import (  # noqa: E402
     ACCESS_LOG_FORMAT,
@@ -41,7 +42,6 @@ from tests.bench.api_env import (  # noqa: E402
 from tests.bench.load import Client, Pollers, Sample, migration_body, submit_all  # noqa: E402
 from tests.bench.procs import Fleet  # noqa: E402
 
-QUEUES = ("export", "convert", "morph", "import", "boot", "control")
 FINISHED = ("COMPLETED", "ERROR", "CANCELED")
 OUT_DIR = REPO / "var" / "bench"
 
