@@ -74,6 +74,8 @@ def main() -> int:
     parser.add_argument("--source", default=os.environ.get("CORIOLIS_DEMO_SOURCE", "ova"), choices=["ova", "stub"])
     args = parser.parse_args()
     STATE.mkdir(parents=True, exist_ok=True)
+    for old in STATE.glob("coriolis.sqlite*"):  # each demo starts from an empty database
+        old.unlink()
     sys.path.insert(0, str(ROOT / "deploy"))
     sys.path.insert(0, str(ROOT))
     body = migration_body(args.source)
