@@ -22,39 +22,12 @@ import pytest
 import requests
 
 from tests.conftest import RUN_ID, STATE_DIR, WorkerFleet
+from tests.coriolis_tasks.fleets import HttpClient, free_port
 from tests.coriolis_tasks.helpers import stub_migration, wait_finished, wait_for
 
 AMQP_URL = os.environ.get("CORIOLIS_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 PREFIX = f"rmq{RUN_ID}-"
 COMMAND = str(Path(sys.executable).parent / "coriolis")
-
-
-class HttpClient:
-    """The slice of Flask's test client the helpers use, over HTTP."""
-
-    class Reply:
-        def __init__(self, resp: requests.Response) -> None:
-            self.status_code = resp.status_code
-            self._resp = resp
-
-        def get_json(self):
-            return self._resp.json() if self._resp.content else None
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.http = requests.Session()
-
-    def get(self, path: str) -> HttpClient.Reply:
-        return self.Reply(self.http.get(self.base + path, timeout=30))
-
-    def post(self, path: str, json=None) -> HttpClient.Reply:
-        return self.Reply(self.http.post(self.base + path, json=json, timeout=30))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _require_rabbitmq() -> None:
@@ -114,7 +87,7 @@ def rabbit_workers(pg_url, rabbit_env) -> Iterator[WorkerFleet]:
 
 @pytest.fixture(scope="module")
 def rabbit_api(rabbit_env, rabbit_workers) -> Iterator[HttpClient]:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, **rabbit_env, "CORIOLIS_API_PORT": str(port), "CORIOLIS_API_WORKERS": "1"}
     log = open(STATE_DIR / "api-rmq.log", "ab")
     proc = subprocess.Popen([sys.executable, "-m", "coriolis.cli", "api"], env=env, stdout=log, stderr=log)
