@@ -18,7 +18,7 @@ from coriolis.database.models import Migration
 from providers.types import Exporter, VmInfo
 
 log = logging.getLogger(__name__)
-READ_STAGES = frozenset({"EXPORT_DISK", "REPLICATE_DISK"})
+READ_STAGES = frozenset({"EXPORT_DISK", "REPLICATE_DISK", "REPLICATE_DISK_FINAL"})
 _PREFIX = "coriolis:readslots:"
 LEASE_SECONDS = 60.0
 
