@@ -26,11 +26,9 @@ class StorageMappingsSchema(Schema):
     disk_mappings = fields.List(fields.Dict(keys=fields.String(), values=fields.String()), load_default=list)
 
 
-class MigrationCreateBody(Schema):
-    origin = fields.Nested(OriginSchema, load_default=None)
-    destination = fields.Nested(DestinationSchema, load_default=None)
-    origin_endpoint_id = fields.UUID(load_default=None)
-    destination_endpoint_id = fields.UUID(load_default=None)
+class ActionFieldsSchema(Schema):
+    """What migrations and transfers both carry: instances, environments, maps, scripts, notes."""
+
     instances = fields.List(fields.String(validate=NAME), required=True, validate=validate.Length(min=1, max=500))
     source_environment = fields.Dict(keys=fields.String(), load_default=dict)
     destination_environment = fields.Dict(keys=fields.String(), load_default=dict)
@@ -39,6 +37,18 @@ class MigrationCreateBody(Schema):
     user_scripts = fields.Dict(keys=fields.String(), load_default=dict)
     notes = fields.String(load_default="", validate=validate.Length(max=4096))
     skip_os_morphing = fields.Boolean(load_default=False)
+
+    @validates_schema
+    def distinct_instances(self, data, **_kwargs):
+        if len(set(data.get("instances") or [])) != len(data.get("instances") or []):
+            raise ValidationError("an instance is listed twice", "instances")
+
+
+class MigrationCreateBody(ActionFieldsSchema):
+    origin = fields.Nested(OriginSchema, load_default=None)
+    destination = fields.Nested(DestinationSchema, load_default=None)
+    origin_endpoint_id = fields.UUID(load_default=None)
+    destination_endpoint_id = fields.UUID(load_default=None)
     shutdown_instances = fields.Boolean(load_default=False)
 
     @validates_schema
@@ -47,8 +57,6 @@ class MigrationCreateBody(Schema):
             raise ValidationError("give exactly one of origin or origin_endpoint_id", "origin")
         if (data.get("destination") is None) == (data.get("destination_endpoint_id") is None):
             raise ValidationError("give exactly one of destination or destination_endpoint_id", "destination")
-        if len(set(data["instances"])) != len(data["instances"]):
-            raise ValidationError("an instance is listed twice", "instances")
 
 
 class MigrationCreateSchema(Schema):

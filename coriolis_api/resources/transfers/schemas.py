@@ -3,29 +3,19 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from coriolis_api.pagination import PageArgs
-from coriolis_api.resources.migrations.schemas import NAME, StorageMappingsSchema
+from coriolis_api.resources.migrations.schemas import ActionFieldsSchema, StorageMappingsSchema
 
 
-class TransferCreateBody(Schema):
+class TransferCreateBody(ActionFieldsSchema):
     scenario = fields.String(load_default="replica", validate=validate.OneOf(["replica", "live_migration"]))
     origin_endpoint_id = fields.UUID(required=True)
     destination_endpoint_id = fields.UUID(required=True)
-    instances = fields.List(fields.String(validate=NAME), required=True, validate=validate.Length(min=1, max=500))
-    source_environment = fields.Dict(keys=fields.String(), load_default=dict)
-    destination_environment = fields.Dict(keys=fields.String(), load_default=dict)
-    network_map = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
-    storage_mappings = fields.Nested(StorageMappingsSchema, load_default=dict)
-    user_scripts = fields.Dict(keys=fields.String(), load_default=dict)
-    notes = fields.String(load_default="", validate=validate.Length(max=4096))
     clone_disks = fields.Boolean(load_default=True)
-    skip_os_morphing = fields.Boolean(load_default=False)
 
     @validates_schema
-    def distinct(self, data, **_kwargs):
+    def distinct_endpoints(self, data, **_kwargs):
         if data["origin_endpoint_id"] == data["destination_endpoint_id"]:
             raise ValidationError("origin and destination endpoints must differ", "destination_endpoint_id")
-        if len(set(data["instances"])) != len(data["instances"]):
-            raise ValidationError("an instance is listed twice", "instances")
 
 
 class TransferUpdateBody(Schema):
