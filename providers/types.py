@@ -352,3 +352,39 @@ class PowerControl(Protocol):
 
     def power_off(self, vm: VmInfo) -> None:
         """Shut the instance down (gracefully when the guest allows) and return once it is off."""
+
+
+@runtime_checkable
+class NetworkInventory(Protocol):
+    """The networks and storage backends an endpoint offers (an optional ability, for mappings).
+
+    Served by ``GET /v1/<project>/endpoints/<id>/networks`` and ``.../storage``.
+    """
+
+    def list_networks(self) -> list[dict[str, Any]]:
+        """Networks as ``{"id", "name"}`` plus provider-specific fields (``vlan_id``, ``cidr``...)."""
+
+    def list_storage(self) -> list[dict[str, Any]]:
+        """Storage backends as ``{"id", "name"}`` plus fields such as ``capacity_bytes``, ``free_bytes``."""
+
+
+@dataclass
+class ChangedAreas:
+    """What changed on a source disk since a stored change id: byte extents and the new change id.
+
+    ``extents`` are ``(offset, length)`` pairs; ``full`` means the source could not say (no
+    previous id, tracking reset) and the whole disk must be compared.
+    """
+
+    change_id: str
+    extents: list[tuple[int, int]] = field(default_factory=list)
+    full: bool = False
+
+
+@runtime_checkable
+class ChangeTracking(Protocol):
+    """A source that reports a disk's changed areas between executions (optional: vSphere CBT,
+    qcow2 persistent dirty bitmaps, EBS changed blocks)."""
+
+    def changed_areas(self, vm: VmInfo, disk: DiskInfo, since: str | None, ctx: MigrationContext) -> ChangedAreas:
+        """Start tracking if needed and return the areas changed since ``since`` (``full`` when None)."""
