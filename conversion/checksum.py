@@ -11,7 +11,9 @@ from collections.abc import Iterable
 from conversion import qemu_img
 from conversion.formats import qemu_format
 
-CHUNK_SIZE = 1 << 20
+# 64 KiB, the replica sync's chunk: an incremental sync updates the digest of exactly the chunks it
+# wrote, from the bytes it holds, without re-reading the replica around them
+CHUNK_SIZE = 64 << 10
 ALGORITHM = "sha256-chunked-v1"
 _MAGIC = b"coriolis:sha256-chunked:v1\0"
 
@@ -133,6 +135,7 @@ class StreamingDigest:
         self._hasher: hashlib._Hash | None = None
         self._zeros = 0  # hole bytes of the current chunk not hashed yet
         self._pos = 0
+        self.chunk_digests = bytearray()  # sha256 of each chunk so far: lets a replica update the digest later
 
     def update(self, data: bytes | None, length: int | None = None) -> None:
         length = len(data) if data is not None else int(length or 0)
@@ -157,10 +160,12 @@ class StreamingDigest:
 
     def _close_chunk(self) -> None:
         if self._hasher is not None:
-            self._outer.update(self._hasher.digest())
+            digest = self._hasher.digest()
         else:
             zeros = self._zeros
-            self._outer.update(self._zero if zeros == self._chunk else hashlib.sha256(bytes(zeros)).digest())
+            digest = self._zero if zeros == self._chunk else hashlib.sha256(bytes(zeros)).digest()
+        self._outer.update(digest)
+        self.chunk_digests += digest
         self._hasher, self._zeros = None, 0
 
     def hexdigest(self) -> str:
@@ -168,3 +173,15 @@ class StreamingDigest:
         if self._pos < self.size:
             self.update(None, self.size - self._pos)
         return self._outer.hexdigest()
+
+
+def digest_from_chunks(size: int, chunk_digests: bytes, chunk_size: int = CHUNK_SIZE) -> str:
+    """The ``checksum`` digest from the sha256 of every chunk (as ``StreamingDigest.chunk_digests`` holds them).
+
+    Args:
+        size: the image's size in bytes (rounded up to whole sectors, as qemu sees raw images).
+        chunk_digests: 32 bytes per chunk, in order.
+        chunk_size: the chunk size the digests were taken with.
+    """
+    size = (size + 511) // 512 * 512
+    return hashlib.sha256(_MAGIC + struct.pack("<QI", size, chunk_size) + bytes(chunk_digests)).hexdigest()

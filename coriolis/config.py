@@ -54,7 +54,13 @@ class Settings:
     # a RUNNING task whose worker has not answered pings for this long (two checks at least) is failed
     lost_task_seconds: int = 60
     reaper_interval: float = 15.0  # seconds between beat's checks for lost tasks
+    # a SCHEDULED task whose dependencies all completed this long ago and whose message is nowhere
+    # in the broker is re-dispatched, with the rest of its instance's pipeline, by the same check
+    stalled_seconds: int = 60
     max_parallel_reads_per_source: int = 4  # disk reads (export, replicate) at once from one source host
+    # per-source overrides, "key=n,...": a key is a source host key (vsphere:<vcenter>:<port>/<esxi host>),
+    # its part before "/" (every host behind one vCenter) or after it (one ESXi host by name)
+    max_parallel_reads_by_source: str = ""
     read_slot_retry_seconds: float = 5.0  # how long a WAITING read waits before asking for a slot again
     embedded_redis_port: int = 7668
     log_level: str = "INFO"
@@ -84,6 +90,7 @@ class Settings:
     keystone_user_domain_id: str = "default"
     keystone_project_domain_id: str = "default"
     keystone_token_cache_time: int = 300  # seconds a validated token is cached; -1: never cache
+    keystone_trust_hours: int = 168  # a caller-identity run's Keystone trust expires after this; 0: never
     policy_file: str = ""  # JSON or YAML rules overriding the default access rules
     live_sync_max_passes: int = 3  # live_migration: sync passes while the source runs, at most
     live_sync_converged_bytes: int = 64 << 20  # ...stopping early once a pass writes no more than this

@@ -8,6 +8,7 @@ exceptions of :mod:`coriolis_client.errors`.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -211,6 +212,18 @@ class EndpointManager(_Manager):
 
     def instance(self, endpoint_id: str, instance_id: str) -> dict[str, Any]:
         return self.client.get(f"/endpoints/{_q(endpoint_id)}/instances/{_q(instance_id)}")["instance"]
+
+    @staticmethod
+    def _env_params(env: dict[str, Any] | None) -> dict[str, Any]:
+        return {"env": json.dumps(env, separators=(",", ":"))} if env else {}
+
+    def networks(self, endpoint_id: str, env: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The endpoint's networks (for network maps); ``env``: provider environment options."""
+        return self.client.get(f"/endpoints/{_q(endpoint_id)}/networks", **self._env_params(env))["networks"]
+
+    def storage(self, endpoint_id: str, env: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The endpoint's storage: ``{"storage_backends": [...], "config_default": ...}``."""
+        return self.client.get(f"/endpoints/{_q(endpoint_id)}/storage", **self._env_params(env))["storage"]
 
 
 class ProviderManager(_Manager):

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import ValidationError
 
-from coriolis import secrets
+from coriolis import secrets, trusts
 from coriolis.config import get_settings
 from coriolis.database.encrypted import Undecryptable
 from coriolis.database.models import Endpoint, Migration
@@ -67,7 +67,19 @@ def _side(session, migration: Migration, role: str) -> tuple[str, dict[str, Any]
         return endpoint.type, endpoint.connection_info
     side = migration.origin if role == "origin" else migration.destination
     info = migration.origin_connection_info if role == "origin" else migration.destination_connection_info
-    return side["type"], info
+    return side["type"], trusts.without_trust(info)
+
+
+def _usable(migration: Migration, info: dict[str, Any] | None, spec: ProviderSpec) -> dict[str, Any]:
+    """The resolved connection info; one using the caller's identity becomes the run's trust login."""
+    resolved = resolve_connection_info(info, spec)
+    if not trusts.uses_caller_identity(resolved):
+        return resolved
+    trust_id = trusts.stored_trust(migration)
+    try:
+        return trusts.trust_connection(resolved, trust_id, get_settings())
+    except trusts.TrustError as exc:
+        raise ProviderError(f"connection_info: {exc}") from None
 
 
 def exporter_for(session, migration: Migration) -> Exporter:
@@ -76,7 +88,7 @@ def exporter_for(session, migration: Migration) -> Exporter:
     spec = get_provider(ptype)
     if spec.exporter is None:
         raise ProviderError(f"provider {ptype!r} cannot be a migration source")
-    return spec.exporter(resolve_connection_info(info, spec), migration.source_environment or {})
+    return spec.exporter(_usable(migration, info, spec), migration.source_environment or {})
 
 
 def importer_for(session, migration: Migration) -> Importer:
@@ -85,4 +97,4 @@ def importer_for(session, migration: Migration) -> Importer:
     spec = get_provider(ptype)
     if spec.importer is None:
         raise ProviderError(f"provider {ptype!r} cannot be a migration destination")
-    return spec.importer(resolve_connection_info(info, spec), migration.destination_environment or {})
+    return spec.importer(_usable(migration, info, spec), migration.destination_environment or {})

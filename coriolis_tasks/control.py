@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from coriolis import trusts
 from coriolis.config import Settings, get_settings
 from coriolis.database.models import Migration, Task, Transfer, new_id, utcnow
 from coriolis.database.session import session_scope
@@ -147,7 +148,10 @@ def complete_if_done(task_id: str) -> None:
     if done.rowcount:
         from coriolis_tasks import transfers
 
-        transfers.after_completion(settings, migration_id)
+        try:
+            transfers.after_completion(settings, migration_id)
+        finally:
+            trusts.release(settings, migration_id)  # an automatic deployment took it over, if any
 
 
 def _wait_for_running(settings: Settings, migration_id: str, seconds: float) -> None:
@@ -209,9 +213,13 @@ def cleanup(migration_id: str, final_status: str, force: bool = False) -> None:
     settings = get_settings()
     with session_scope(settings.database_url) as s:
         migration = s.get(Migration, migration_id)
-        if migration is None or migration.status in FINISHED_MIGRATION:
+        if migration is None:
             return
+        finished = migration.status in FINISHED_MIGRATION
         instances = list(migration.instances)
+    if finished:  # a repeated cleanup still retries a trust Keystone failed to delete
+        trusts.release(settings, migration_id)
+        return
     _wait_for_running(settings, migration_id, 5 if force else settings.cancel_wait_seconds)
     skipped = TaskStatus.CANCELED if final_status == MigrationStatus.CANCELED else TaskStatus.UNSCHEDULED
     with session_scope(settings.database_url) as s:
@@ -229,6 +237,7 @@ def cleanup(migration_id: str, final_status: str, force: bool = False) -> None:
             .where(Migration.id == migration_id, Migration.status.not_in(list(FINISHED_MIGRATION)))
             .values(status=final_status, finished_at=utcnow())
         )
+    trusts.release(settings, migration_id)
 
 
 @celery_app.task(name="coriolis.control.remove_instances")

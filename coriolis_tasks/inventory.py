@@ -1,8 +1,11 @@
-"""Endpoint calls the API asks a worker to make: validate a connection, list and read instances."""
+"""Endpoint calls the API asks a worker to make: validate a connection, list and read instances, list
+networks and storage backends."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from marshmallow import ValidationError
 
 from coriolis.config import get_settings
 from coriolis.database.models import Endpoint
@@ -11,7 +14,7 @@ from coriolis.secrets import masking
 from coriolis_tasks.app import celery_app
 from coriolis_tasks.connections import resolve_connection_info
 from providers.registry import get_provider
-from providers.types import InstanceNotFound, ProviderError
+from providers.types import InstanceNotFound, NetworkInventory, ProviderError
 
 
 def _provider(endpoint_id: str, role: str):
@@ -32,6 +35,25 @@ def _answer(call) -> dict[str, Any]:
         return {"ok": False, "message": masking.mask(str(exc)), "not_found": True}
     except ProviderError as exc:
         return {"ok": False, "message": masking.mask(str(exc)), "not_found": False}
+    except ValidationError as exc:  # the ?env= options the caller passed
+        fields = sorted(exc.messages) if isinstance(exc.messages, dict) else []
+        return {"ok": False, "message": f"invalid environment options: {', '.join(fields) or 'rejected'}",
+                "not_found": False}
+
+
+def _inventory(endpoint_id: str, env: dict[str, Any] | None) -> NetworkInventory:
+    """The endpoint's provider in the first role (source, then destination) that lists networks and storage."""
+    with session_scope(get_settings().database_url) as s:
+        endpoint = s.get(Endpoint, endpoint_id)
+        ptype, info = endpoint.type, endpoint.connection_info
+    spec = get_provider(ptype)
+    factories = [f for f in (spec.exporter, spec.importer) if f is not None]
+    connection = resolve_connection_info(info, spec) if factories else {}
+    for factory in factories:
+        provider = factory(connection, dict(env or {}))
+        if isinstance(provider, NetworkInventory):
+            return provider
+    raise ProviderError(f"provider {ptype!r} cannot list networks and storage backends")
 
 
 @celery_app.task(name="coriolis.control.validate_endpoint")
@@ -51,3 +73,13 @@ def list_instances(endpoint_id: str) -> dict[str, Any]:
 @celery_app.task(name="coriolis.control.get_instance")
 def get_instance(endpoint_id: str, instance: str) -> dict[str, Any]:
     return _answer(lambda: _provider(endpoint_id, "source").get_instance(instance).to_dict())
+
+
+@celery_app.task(name="coriolis.control.list_networks")
+def list_networks(endpoint_id: str, env: dict[str, Any] | None = None) -> dict[str, Any]:
+    return _answer(lambda: _inventory(endpoint_id, env).list_networks())
+
+
+@celery_app.task(name="coriolis.control.list_storage")
+def list_storage(endpoint_id: str, env: dict[str, Any] | None = None) -> dict[str, Any]:
+    return _answer(lambda: _inventory(endpoint_id, env).list_storage())

@@ -50,6 +50,38 @@ def source_key(migration: Migration, exporter: Exporter | None, vm: VmInfo) -> s
     return f"{kind}:{migration.origin_endpoint_id}" if migration.origin_endpoint_id else kind
 
 
+def parse_limits(text: str) -> dict[str, int]:
+    """``"vsphere:vc1:443/esx1=2, esx2=1"`` -> ``{"vsphere:vc1:443/esx1": 2, "esx2": 1}``.
+
+    Raises:
+        ValueError: an entry is not ``<key>=<n ≥ 1>``.
+    """
+    limits: dict[str, int] = {}
+    for entry in (text or "").split(","):
+        if not entry.strip():
+            continue
+        key, sep, value = entry.strip().rpartition("=")
+        if not sep or not key.strip() or not value.strip().isdigit() or int(value) < 1:
+            raise ValueError(f"max_parallel_reads_by_source: {entry.strip()!r} is not <source key>=<n ≥ 1>")
+        limits[key.strip()] = int(value)
+    return limits
+
+
+def limit_for(key: str, default: int, overrides: str) -> int:
+    """The read limit of source ``key``: an override for the key itself, else for its ESXi host (after
+    ``/``), else for its endpoint (before ``/``), else ``default``. A malformed setting is logged and ignored."""
+    try:
+        limits = parse_limits(overrides)
+    except ValueError as exc:
+        log.error("%s; using max_parallel_reads_per_source", exc)
+        return default
+    endpoint, _, host = key.partition("/")
+    for candidate in (key, host, endpoint):
+        if candidate and candidate in limits:
+            return limits[candidate]
+    return default
+
+
 class ReadSlot:
     """One task's claim on a read slot of a source; renewed until ``release``."""
 

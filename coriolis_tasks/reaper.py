@@ -7,6 +7,9 @@ broker until ``visibility_timeout`` (hours). The reaper covers that case: beat r
 in Redis since when a node has stopped answering, and once a node has missed two checks in a
 row spanning at least ``lost_task_seconds`` it fails its tasks ("worker <host> lost") through
 the usual failure path: siblings stop, cleanup runs, the migration ends ERROR.
+
+The same check dispatches again the runs whose hand-over message was lost (a task ready for
+more than ``stalled_seconds`` whose message is nowhere in the broker: ``coriolis_tasks/stalls.py``).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from coriolis.config import Settings, get_settings
 from coriolis.database.models import Migration, Task, utcnow
 from coriolis.database.session import session_scope
 from coriolis.statuses import MigrationStatus, TaskStatus
-from coriolis_tasks import read_slots
+from coriolis_tasks import read_slots, stalls
 from coriolis_tasks.app import celery_app
 from coriolis_tasks.runtime import fail_migration, store_for
 
@@ -106,22 +109,22 @@ def fail_lost(settings: Settings, host: str, task_ids: list[str]) -> list[str]:
 
 
 def reap(settings: Settings, ping_timeout: float = PING_TIMEOUT) -> dict[str, Any]:
-    """One check: the nodes found lost and the migrations failed because of them."""
+    """One check: the nodes found lost, the migrations failed because of them, the stalled tasks dispatched again."""
     client = store_for(settings).client
     lock = _LOCK_KEY.format(prefix=settings.queue_prefix)
     if not client.set(lock, "1", nx=True, ex=int(max(settings.reaper_interval * 2, 30))):
         return {"skipped": "another check is running"}
     try:
+        lost: list[str] = []
+        failed: list[str] = []
         hosts = running_hosts(settings)
-        if not hosts:
-            return {"lost": [], "failed": []}
-        alive = answering(list(hosts), ping_timeout)
-        lost = note_misses(client, list(hosts), alive, settings.lost_task_seconds, settings.reaper_interval)
-        failed = []
-        for host in lost:
-            failed += fail_lost(settings, host, hosts[host])
-            client.delete(_MISS_KEY.format(host=host))
-        return {"lost": lost, "failed": failed}
+        if hosts:
+            alive = answering(list(hosts), ping_timeout)
+            lost = note_misses(client, list(hosts), alive, settings.lost_task_seconds, settings.reaper_interval)
+            for host in lost:
+                failed += fail_lost(settings, host, hosts[host])
+                client.delete(_MISS_KEY.format(host=host))
+        return {"lost": lost, "failed": failed, "redispatched": stalls.redispatch_stalled(settings, client)}
     finally:
         client.delete(lock)
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +18,20 @@ from coriolis.database.session import session_scope
 from coriolis_tasks import staging
 from coriolis_tasks.runtime import StageRun
 from coriolis_tasks.stages import StageError, register_stage
-from providers.types import DiskRef, PowerControl, ProviderError, ReplicaStore
+from providers.types import (
+    ChangedAreas,
+    ChangeTracking,
+    DiskAreaReader,
+    DiskInfo,
+    DiskRef,
+    Exporter,
+    MigrationContext,
+    PowerControl,
+    ProviderError,
+    ReplicaStore,
+    Reporter,
+    VmInfo,
+)
 
 
 def _stem(disk_id: str) -> str:
@@ -53,25 +69,111 @@ def _raw_view(exported: DiskRef) -> Path | None:
     return None
 
 
-def _sync_once(run: StageRun, store: ReplicaStore, label: str) -> dict[str, Any]:
-    """One pass: read the source disk, write what changed into the replica, record the generation."""
-    vm = run.vm()
-    disk = vm.disk(run.disk_id or "")
-    exported = run.exporter().export_disk(vm, disk, run.ctx, run.reporter)
+def _file_areas(path: Path, areas: list[tuple[int, int]], piece: int = 4 << 20) -> Iterator[tuple[int, bytes]]:
+    """(offset, data) of ``areas`` read from a local raw file, in pieces of at most ``piece`` bytes."""
+    with open(path, "rb") as fh:
+        for offset, length in areas:
+            end = offset + length
+            while offset < end:
+                take = min(piece, end - offset)
+                data = os.pread(fh.fileno(), take, offset)
+                yield offset, data + bytes(take - len(data))  # past the end of a raw file: zeros
+                offset += take
+
+
+def _drop_staged(ctx: MigrationContext, *paths: Path) -> None:
+    for path in set(paths):
+        if path.is_relative_to(ctx.staging_dir):
+            path.unlink(missing_ok=True)
+
+
+def _export_raw(exporter: Exporter, vm: VmInfo, disk: DiskInfo, ctx: MigrationContext,
+                reporter: Reporter) -> tuple[Path, Path]:
+    """The disk exported and seen as a raw file: (raw file, exported file)."""
+    exported = exporter.export_disk(vm, disk, ctx, reporter)
     raw = _raw_view(exported)
     if raw is None:
-        raw = run.ctx.staging_dir / f"{_stem(disk.id)}.replica-source.raw"
+        Path(ctx.staging_dir).mkdir(parents=True, exist_ok=True)
+        raw = ctx.staging_dir / f"{_stem(disk.id)}.replica-source.raw"
         message = f"reading {disk.id} ({exported.format})"
         convert(
-            Path(exported.path),
-            exported.format,
-            raw,
-            "raw",
-            progress=lambda pct: run.reporter.step(int(pct * 100), 10000, message),
+            Path(exported.path), exported.format, raw, "raw",
+            progress=lambda pct: reporter.step(int(pct * 100), 10000, message),
         )
+    return raw, Path(exported.path)
+
+
+def _sync_changed_areas(
+    exporter: Exporter, vm: VmInfo, disk: DiskInfo, ctx: MigrationContext, reporter: Reporter,
+    replica_dir: Path, stem: str, changes: ChangedAreas, size: int,
+) -> sync.SyncStats:
+    """Read only the changed areas (widened to whole chunks) and apply them; ``FullSyncNeeded`` when it cannot."""
+    areas = sync.align(changes.extents, size)
+    total = sum(length for _offset, length in areas)
+    message = f"syncing {disk.id} into its replica ({len(changes.extents)} changed areas, {total} bytes)"
+    reporter.step(0, total, message)
+
+    def progress(done: int, _total: int) -> None:
+        reporter.step(done, total, message)
+
+    if isinstance(exporter, DiskAreaReader):
+        with contextlib.closing(exporter.read_areas(vm, disk, areas, ctx)) as pieces:
+            return sync.sync_areas(pieces, replica_dir, stem, size, changes.change_id or None,
+                                   len(changes.extents), progress)
+    raw, exported = _export_raw(exporter, vm, disk, ctx, reporter)
+    try:
+        if raw.stat().st_size != size:
+            raise sync.FullSyncNeeded(f"the exported disk holds {raw.stat().st_size} bytes, not {size}")
+        return sync.sync_areas(_file_areas(raw, areas), replica_dir, stem, size, changes.change_id or None,
+                               len(changes.extents), progress)
+    finally:
+        _drop_staged(ctx, raw, exported)
+
+
+def sync_disk(
+    exporter: Exporter, vm: VmInfo, disk: DiskInfo, ctx: MigrationContext, reporter: Reporter, replica_dir: Path
+) -> tuple[sync.SyncStats, str]:
+    """Bring the replica of ``disk`` up to the source; returns the stats and how (``changed_areas``,
+    ``hash_compare`` or ``full_copy``).
+
+    A source with ``ChangeTracking`` is asked what changed since the change id the replica
+    committed; only those areas are read when it can say (and the replica can take them).
+    Otherwise the whole disk is read and its chunks compared with the replica's hash map. The
+    source's new change id is committed with the data either way.
+    """
+    stem = _stem(disk.id)
+    replica_dir.mkdir(parents=True, exist_ok=True)
+    sync.recover(replica_dir, stem)
+    state = sync.read_state(replica_dir, stem)
+    change_id: str | None = None
+    if isinstance(exporter, ChangeTracking):
+        since = (state or {}).get("change_id") or None
+        changes = exporter.changed_areas(vm, disk, since, ctx)
+        change_id = changes.change_id or None
+        if not changes.full and since and state is not None:
+            try:
+                stats = _sync_changed_areas(exporter, vm, disk, ctx, reporter, replica_dir, stem, changes,
+                                            disk.size_bytes or state["size"])
+                return stats, "changed_areas"
+            except sync.FullSyncNeeded as exc:
+                reporter.info(f"disk {disk.id}: {exc}; comparing every chunk instead")
+                sync.recover(replica_dir, stem)
+    raw, exported = _export_raw(exporter, vm, disk, ctx, reporter)
+    try:
+        message = f"syncing {disk.id} into its replica"
+        stats = sync.sync(raw, replica_dir, stem, progress=lambda d, t: reporter.step(d, t, message),
+                          change_id=change_id)
+    finally:
+        _drop_staged(ctx, raw, exported)
+    return stats, "full_copy" if stats.full else "hash_compare"
+
+
+def _sync_once(run: StageRun, store: ReplicaStore, label: str) -> dict[str, Any]:
+    """One pass: bring the replica up to the source, record the generation it now holds."""
+    vm = run.vm()
+    disk = vm.disk(run.disk_id or "")
     replica_dir = store.replica_dir(run.migration.transfer_id, run.instance)
-    message = f"syncing {disk.id} into its replica"
-    stats = sync.sync(raw, replica_dir, _stem(disk.id), progress=lambda d, t: run.reporter.step(d, t, message))
+    stats, method = sync_disk(run.exporter(), vm, disk, run.ctx, run.reporter, replica_dir)
     digest = stats.checksum
     replica = replica_dir / f"{_stem(disk.id)}.raw"
     with session_scope(run.settings.database_url) as s:
@@ -82,18 +184,16 @@ def _sync_once(run: StageRun, store: ReplicaStore, label: str) -> dict[str, Any]
             path=str(replica),
             size_bytes=disk.size_bytes,
         )
-        row.path, row.size_bytes, row.generation = str(replica), raw.stat().st_size, stats.generation
-        row.checksum, row.synced_at = digest, utcnow()
+        row.path, row.size_bytes, row.generation = str(replica), replica.stat().st_size, stats.generation
+        row.checksum, row.change_id, row.synced_at = digest, stats.change_id, utcnow()
         s.add(row)
-    kind = "full copy" if stats.full else "incremental"
+    kind = {"full_copy": "full copy", "hash_compare": "incremental (hash compare)",
+            "changed_areas": f"incremental ({stats.areas} changed areas from the source)"}[method]
     run.reporter.info(
         f"{label}: disk {disk.id}: {kind}, {stats.chunks_written} of {stats.chunks_total} chunks written "
-        f"({stats.bytes_written} bytes), generation {stats.generation}"
+        f"({stats.bytes_read} bytes read, {stats.bytes_written} written), generation {stats.generation}"
     )
-    for path in {raw, Path(exported.path)}:
-        if path.is_relative_to(run.ctx.staging_dir):
-            path.unlink(missing_ok=True)
-    return {**stats.to_dict(), "disk_id": disk.id, "path": str(replica), "checksum": digest}
+    return {**stats.to_dict(), "method": method, "disk_id": disk.id, "path": str(replica), "checksum": digest}
 
 
 def replicate_disk(run: StageRun) -> dict[str, Any]:

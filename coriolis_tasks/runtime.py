@@ -22,8 +22,9 @@ from coriolis.database.session import session_scope
 from coriolis.progress import ProgressStore, get_redis
 from coriolis.secrets import masking
 from coriolis.statuses import MigrationStatus, TaskStatus
-from coriolis_tasks import connections, read_slots, staging
+from coriolis_tasks import claims, connections, read_slots, staging
 from coriolis_tasks.reporter import TaskReporter
+from coriolis_tasks.shared_use import RedisSharedUse
 from providers.types import Cancelled, Exporter, Importer, MigrationContext, TargetProfile, VmInfo
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,8 @@ class StageRun:
     @property
     def ctx(self) -> MigrationContext:
         path = staging.instance_dir(self.settings.staging_dir, self.migration_id, self.instance)
-        return MigrationContext(self.migration_id, self.instance, path)
+        shared = RedisSharedUse(store_for(self.settings).client, self.settings.queue_prefix)
+        return MigrationContext(self.migration_id, self.instance, path, self.migration.transfer_id, shared)
 
     @property
     def instance_info(self) -> dict[str, Any]:
@@ -104,9 +106,10 @@ def _take_read_slot(settings: Settings, session, task: Task, store: ProgressStor
         exporter = None
     vm = VmInfo.from_dict((migration.info or {})[task.instance]["vm"])
     key = read_slots.source_key(migration, exporter, vm)
-    slot = read_slots.ReadSlot(
-        store.client, key, task.id, settings.max_parallel_reads_per_source, settings.queue_prefix
+    limit = read_slots.limit_for(
+        key, settings.max_parallel_reads_per_source, settings.max_parallel_reads_by_source
     )
+    slot = read_slots.ReadSlot(store.client, key, task.id, limit, settings.queue_prefix)
     try:
         if slot.try_acquire():
             return slot
@@ -127,7 +130,10 @@ def _take_read_slot(settings: Settings, session, task: Task, store: ProgressStor
 
 
 def _start(settings: Settings, task_id: str, hostname: str | None) -> StageRun | dict[str, Any]:
-    """Mark the task RUNNING, or return its result when a redelivery finds it done.
+    """Claim the task (RUNNING), or return its result when a redelivery finds it done.
+
+    A delivery that finds the task RUNNING in a live process, or claimed by another delivery
+    at the same moment, ends with ``Ignore``: a stage never runs twice at once (``claims``).
 
     A disk read first takes a slot on its source host; when none is free the task is marked
     WAITING and retried later (``_WaitForSlot``), holding no worker slot meanwhile.
@@ -140,12 +146,20 @@ def _start(settings: Settings, task_id: str, hostname: str | None) -> StageRun |
         if task.status == TaskStatus.COMPLETED:
             return dict(task.result or {})
         migration = task.migration
+        me = hostname or socket.gethostname()
+        takeover = task.status == TaskStatus.RUNNING and claims.holder_gone(task.id, task.host, task.process_id, me)
         reason = abort_reason(store, migration.id)
         if reason or migration.status != MigrationStatus.RUNNING:
             if not TaskStatus(task.status).finished:  # a late redelivery never rewrites an outcome
                 task.status = TaskStatus.CANCELED
                 task.finished_at = utcnow()
             stop: type[Exception] | None = Ignore
+        elif task.status == TaskStatus.RUNNING and not takeover:
+            log.info("task %s already runs on %s (pid %s): duplicate delivery ignored", task_id, task.host,
+                     task.process_id)
+            stop = Ignore
+        elif TaskStatus(task.status).finished:  # ended ERROR or CANCELED: its run already failed or stopped
+            stop = Ignore
         elif task.task_type in read_slots.READ_STAGES:
             slot = _take_read_slot(settings, s, task, store)
             stop = None if slot is not None else _WaitForSlot
@@ -154,10 +168,11 @@ def _start(settings: Settings, task_id: str, hostname: str | None) -> StageRun |
         if stop is not None:
             s.commit()
             raise stop()
-        task.status = TaskStatus.RUNNING
-        task.host = hostname or socket.gethostname()
-        task.process_id = os.getpid()
-        task.started_at = utcnow()
+        if not claims.claim(s, task, me, os.getpid(), takeover):
+            if slot is not None:
+                slot.release()
+            log.info("task %s was claimed by another delivery meanwhile: this one is ignored", task_id)
+            raise Ignore()
         deps = s.scalars(select(Task).where(Task.id.in_(task.depends_on or []))).all()
         inputs: dict[str, list[dict[str, Any]]] = {}
         for dep in sorted(deps, key=lambda t: t.index):

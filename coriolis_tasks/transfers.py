@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from coriolis import trusts
 from coriolis.config import Settings
 from coriolis.database.models import Migration, ReplicaDisk, Transfer
 from coriolis.database.session import session_scope
@@ -90,6 +91,7 @@ def after_completion(settings: Settings, run_id: str) -> None:
             transfer.info = {**(transfer.info or {}), **(run.info or {})}
             if (run.options or {}).get("auto_deploy"):
                 deployment = new_run(s, transfer, pipeline.DEPLOYMENT, run.user_id, {"clone_disks": True})
+                trusts.hand_over(s, run, deployment)
                 deployment_id = deployment.id
             else:
                 deployment_id = None

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
+
+from providers.shared_use import LOCAL, SharedUse
 
 
 class OsType(enum.StrEnum):
@@ -262,6 +265,9 @@ class MigrationContext:
     migration_id: str
     instance: str
     staging_dir: Path
+    transfer_id: str | None = None  # set for a transfer's runs: keys source-side tracking state (bitmaps)
+    # who uses a resource several tasks of the run share (one snapshot for all of an instance's disks)
+    shared: SharedUse = field(default=LOCAL, compare=False, repr=False)
 
     def resource_name(self, suffix: str) -> str:
         """A deterministic name for a resource this migration creates."""
@@ -387,4 +393,20 @@ class ChangeTracking(Protocol):
     qcow2 persistent dirty bitmaps, EBS changed blocks)."""
 
     def changed_areas(self, vm: VmInfo, disk: DiskInfo, since: str | None, ctx: MigrationContext) -> ChangedAreas:
-        """Start tracking if needed and return the areas changed since ``since`` (``full`` when None)."""
+        """Start tracking if needed and return the areas changed since ``since`` (``full`` when None).
+
+        The returned ``change_id`` names the state this sync reads; the caller stores it with the
+        replica only once the data is committed, and passes it back as ``since`` next time. A
+        source keeps whatever ``since`` needs until then, so a failed sync loses no change.
+        """
+
+
+@runtime_checkable
+class DiskAreaReader(Protocol):
+    """A source that reads byte ranges of a disk in place, without exporting the whole disk (optional:
+    the cheap half of an incremental sync; without it the disk is exported and the ranges read from it)."""
+
+    def read_areas(
+        self, vm: VmInfo, disk: DiskInfo, areas: list[tuple[int, int]], ctx: MigrationContext
+    ) -> Iterator[tuple[int, bytes]]:
+        """``(offset, data)`` pieces covering ``areas`` (``(offset, length)`` pairs, sorted) in order."""

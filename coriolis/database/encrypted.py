@@ -19,6 +19,7 @@ from sqlalchemy import Text
 from sqlalchemy.types import TypeDecorator
 
 from coriolis.config import Settings, get_settings
+from coriolis.database import redaction
 
 log = logging.getLogger(__name__)
 DEV_KEY_FILE = "encryption.key"
@@ -52,6 +53,10 @@ class Keyring:
                 ) from None
         self.primary = fernets[0]
         self.all = MultiFernet(fernets)
+        self.ids = [redaction.key_id(k) for k in keys]
+        self.primary_id = self.ids[0]
+        self.id_set = frozenset(self.ids)
+        self._fernets = fernets
 
     def encrypt_json(self, value: Any) -> str:
         return self.primary.encrypt(json.dumps(value, separators=(",", ":")).encode()).decode()
@@ -59,6 +64,15 @@ class Keyring:
     def decrypt_json(self, token: str) -> Any:
         """The stored value; ``InvalidToken`` when no key opens it."""
         return json.loads(self.all.decrypt(token.encode()))
+
+    def open(self, token: str) -> tuple[Any, str]:
+        """The stored value and the id of the key that opened it; ``InvalidToken`` when none does."""
+        for fernet, kid in zip(self._fernets, self.ids, strict=True):
+            try:
+                return json.loads(fernet.decrypt(token.encode())), kid
+            except InvalidToken:
+                continue
+        raise InvalidToken
 
     def rotate(self, token: str) -> str:
         """``token`` re-encrypted with the first key (``InvalidToken`` when no key opens it)."""
@@ -140,7 +154,9 @@ class EncryptedJSON(TypeDecorator):
 def rotate_all(engine, metadata) -> tuple[int, int]:
     """Re-encrypt every encrypted column of ``metadata`` with the first key.
 
-    Returns (rows re-encrypted, rows no configured key opens: left as they are).
+    A column's ``<name>_redacted`` sibling, when the table has one, is rewritten with it (the
+    view and the new key's id). Returns (rows re-encrypted, values no configured key opens: left
+    as they are).
     """
     import sqlalchemy as sa
 
@@ -149,20 +165,28 @@ def rotate_all(engine, metadata) -> tuple[int, int]:
         names = [c.name for c in table.columns if isinstance(c.type, EncryptedJSON)]
         if not names:
             continue
+        siblings = [n + redaction.SUFFIX for n in names if n + redaction.SUFFIX in table.columns]
         (pk,) = [c.name for c in table.primary_key.columns]
-        raw = sa.table(table.name, sa.column(pk), *(sa.column(n, Text()) for n in names))
+        raw = sa.table(
+            table.name, sa.column(pk), *(sa.column(n, Text()) for n in names),
+            *(sa.column(n, sa.JSON()) for n in siblings),
+        )
         with engine.begin() as conn:
-            for row in conn.execute(sa.select(*raw.c)).all():
+            for row in conn.execute(sa.select(raw.c[pk], *(raw.c[n] for n in names))).all():
                 values = {}
                 for name in names:
                     token = getattr(row, name)
                     if token is None:
                         continue
                     try:
-                        values[name] = ring.rotate(token)
+                        value, _kid = ring.open(token)
                     except InvalidToken:
                         failed += 1
                         log.error("%s %s: %s cannot be decrypted with any configured key", table.name, row[0], name)
+                        continue
+                    values[name] = ring.encrypt_json(value)
+                    if name + redaction.SUFFIX in siblings:
+                        values[name + redaction.SUFFIX] = redaction.stored(value, ring.primary_id)
                 if values:
                     conn.execute(raw.update().where(raw.c[pk] == row[0]).values(**values))
                     rotated += 1

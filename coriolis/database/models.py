@@ -6,10 +6,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from coriolis.database.encrypted import EncryptedJSON
+from coriolis.database import redaction
+from coriolis.database.encrypted import EncryptedJSON, Undecryptable, keyring
 
 
 def new_id() -> str:
@@ -18,6 +19,15 @@ def new_id() -> str:
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _nothing_sealed() -> dict[str, Any]:
+    return dict(redaction.NOTHING_SEALED)
+
+
+def redacted_column() -> Mapped[dict[str, Any] | None]:
+    """The plain sibling of an encrypted column: what responses show of it (``coriolis.database.redaction``)."""
+    return mapped_column(JSON, nullable=True, default=_nothing_sealed)
 
 
 class Base(DeclarativeBase):
@@ -43,6 +53,7 @@ class Endpoint(Timestamped, Base):
     type: Mapped[str] = mapped_column(String(64))
     description: Mapped[str] = mapped_column(Text, default="")
     connection_info: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON, nullable=True, default=dict)
+    connection_info_redacted: Mapped[dict[str, Any] | None] = redacted_column()
     mapped_regions: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
 
@@ -59,6 +70,8 @@ class Migration(Timestamped, Base):
     # inline connection info (or a secret reference), encrypted; NULL when an endpoint is used
     origin_connection_info: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON, nullable=True)
     destination_connection_info: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON, nullable=True)
+    origin_connection_info_redacted: Mapped[dict[str, Any] | None] = redacted_column()
+    destination_connection_info_redacted: Mapped[dict[str, Any] | None] = redacted_column()
     source_environment: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     destination_environment: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     network_map: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -195,3 +208,21 @@ class Schedule(Timestamped, Base):
     auto_deploy: Mapped[bool] = mapped_column(Boolean, default=False)
     # the minute this schedule last fired for: claimed atomically, so two beats never fire twice
     last_fired_for: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+def _keep_redacted(sibling: str):
+    def on_set(target, value, _old, _initiator) -> None:
+        if isinstance(value, Undecryptable):
+            return  # its ciphertext is written back unchanged: so is what it shows
+        setattr(target, sibling, redaction.stored(value, keyring().primary_id))
+
+    return on_set
+
+
+REDACTED_COLUMNS = {
+    Endpoint: ("connection_info",),
+    Migration: ("origin_connection_info", "destination_connection_info"),
+}
+for _model, _names in REDACTED_COLUMNS.items():
+    for _name in _names:
+        event.listen(getattr(_model, _name), "set", _keep_redacted(_name + redaction.SUFFIX))

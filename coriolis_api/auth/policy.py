@@ -44,6 +44,8 @@ DEFAULT_RULES: dict[str, str] = {
     "endpoint:validate": "rule:admin_or_owner",
     "endpoint:list_instances": "rule:admin_or_owner",
     "endpoint:show_instance": "rule:admin_or_owner",
+    "endpoint:list_networks": "rule:admin_or_owner",
+    "endpoint:list_storage": "rule:admin_or_owner",
     "provider:list": "rule:admin_or_owner",
     "provider:schemas": "rule:admin_or_owner",
     **{

@@ -9,7 +9,9 @@ from typing import Any
 from flask_smorest import abort
 from marshmallow import ValidationError
 
-from coriolis.database.encrypted import Undecryptable
+from coriolis.database import redaction
+from coriolis.database.encrypted import Undecryptable, keyring
+from coriolis_api.auth import caller_identity
 from coriolis_api.errors import _flatten
 from providers.registry import ProviderSpec, UnknownProvider, get_provider
 
@@ -40,11 +42,17 @@ def redact(connection_info: dict[str, Any] | None) -> dict[str, Any]:
     A stored value no configured key decrypts shows as ``{"undecryptable": "***"}``.
     """
     if isinstance(connection_info, Undecryptable):
-        return {"undecryptable": "***"}
-    info = connection_info or {}
-    if set(info) and set(info) <= SECRET_REF_KEYS:
-        return dict(info)
-    return {key: "***" for key in info}
+        return dict(redaction.UNDECRYPTABLE_VIEW)
+    return redaction.redact(connection_info)
+
+
+def shown_connection_info(record: Any, name: str) -> dict[str, Any]:
+    """``redact(record.<name>)`` read from its plain ``<name>_redacted`` sibling, without decrypting.
+
+    Only a record whose sibling is unset (written outside the ORM) has its sealed value loaded.
+    """
+    view = redaction.shown(getattr(record, name + redaction.SUFFIX), keyring().id_set)
+    return view if view is not None else redact(getattr(record, name))
 
 
 def provider_for(ptype: str, role: str) -> ProviderSpec:
@@ -67,6 +75,7 @@ def validate_with(schema_cls, data: dict[str, Any], what: str) -> None:
 
 
 def validate_connection_info(spec: ProviderSpec, info: dict[str, Any]) -> None:
+    caller_identity.check(info)
     if set(info) & SECRET_REF_KEYS:
         if len(info) != 1 or not isinstance(next(iter(info.values())), str):
             abort(400, message="a secret reference is exactly one of secret_ref or secret_id, a string")

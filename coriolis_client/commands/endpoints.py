@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from coriolis_client.commands.base import Config, command
@@ -10,6 +12,8 @@ from coriolis_client.output import show_list, show_one, show_value
 
 COLUMNS = ("id", "name", "type", "description", "created_at")
 INSTANCE_COLUMNS = ("id", "name", "num_cpu", "memory_mb", "os_type")
+NETWORK_COLUMNS = ("id", "name", "type", "vlan_id")
+STORAGE_COLUMNS = ("id", "name", "type", "capacity_bytes", "free_bytes")
 
 
 @click.group("endpoint")
@@ -119,6 +123,42 @@ def instance(cfg: Config, endpoint_ref, instance_id):
     """Show one instance of a source endpoint with its devices."""
     mgr = cfg.client.endpoints
     show_one(mgr.instance(mgr.find(endpoint_ref)["id"], instance_id), cfg.fmt)
+
+
+def _env_option(func):
+    return click.option("--env", "env_text", default=None, metavar="JSON",
+                        help="provider environment options as a JSON object")(func)
+
+
+def _env(env_text: str | None) -> dict | None:
+    if env_text is None:
+        return None
+    try:
+        value = json.loads(env_text)
+    except ValueError:
+        raise click.UsageError("--env must be a JSON object") from None
+    if not isinstance(value, dict):
+        raise click.UsageError("--env must be a JSON object")
+    return value
+
+
+@command(endpoint, "networks")
+@click.argument("endpoint_ref")
+@_env_option
+def networks(cfg: Config, endpoint_ref, env_text):
+    """List an endpoint's networks (the names a network map uses)."""
+    mgr = cfg.client.endpoints
+    show_list(mgr.networks(mgr.find(endpoint_ref)["id"], _env(env_text)), NETWORK_COLUMNS, cfg.fmt)
+
+
+@command(endpoint, "storage")
+@click.argument("endpoint_ref")
+@_env_option
+def storage(cfg: Config, endpoint_ref, env_text):
+    """List an endpoint's storage backends (the names storage mappings use)."""
+    mgr = cfg.client.endpoints
+    found = mgr.storage(mgr.find(endpoint_ref)["id"], _env(env_text))
+    show_list(found["storage_backends"], STORAGE_COLUMNS, cfg.fmt)
 
 
 @click.group("provider")

@@ -77,6 +77,26 @@ class KvmImporter:
         """Where the instance's disks and definitions live."""
         return self.storage_dir / self.instance_name(ctx)
 
+    def list_networks(self) -> list[dict[str, Any]]:
+        """The networks an instance can get (the ``network`` option): qemu user networking, or none."""
+        return [
+            {"id": "user", "name": "user", "type": "qemu-user", "vlan_id": None},
+            {"id": "none", "name": "none", "type": "none", "vlan_id": None},
+        ]
+
+    def list_storage(self) -> list[dict[str, Any]]:
+        """The one storage backend: ``storage_dir``, with the capacity and free space of its file system."""
+        path = self.storage_dir
+        probe = path if path.exists() else next((p for p in path.parents if p.exists()), Path("/"))
+        try:
+            stats = os.statvfs(probe)
+        except OSError as exc:
+            raise ProviderError(f"cannot read the file system of {path}: {exc.strerror}") from None
+        return [{
+            "id": str(path), "name": path.name or str(path), "type": "directory",
+            "capacity_bytes": stats.f_blocks * stats.f_frsize, "free_bytes": stats.f_bavail * stats.f_frsize,
+        }]
+
     def validate(self) -> None:
         """Check that storage_dir is writable and qemu (and qemu-img) can be run."""
         try:
@@ -336,4 +356,6 @@ def _write_atomically(path: Path, text: str) -> None:
 def make_importer(connection_info: dict[str, Any], target_environment: dict[str, Any]) -> KvmImporter:
     """The kvm importer for validated ``connection_info`` and ``target_environment``."""
     connection, options = load_options(connection_info, target_environment)
+    if not connection.storage_dir:
+        raise ProviderError("the kvm destination needs storage_dir in its connection info")
     return KvmImporter(connection, options)

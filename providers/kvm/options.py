@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 DEFAULT_BOOT_MARKER = r"login:|FIXTURE-BOOT-OK"
 DEFAULT_OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
@@ -21,10 +21,20 @@ def _check_regex(value: str) -> None:
 
 
 class ConnectionSchema(Schema):
-    """Where the kvm destination keeps disks and definitions, and how it runs qemu."""
+    """Where the kvm destination keeps disks and definitions, how it runs qemu; where source domains are."""
 
     storage_dir = fields.String(
-        required=True, metadata={"description": "Directory for imported disks and VM definitions."}
+        load_default=None, metadata={"description": "Directory for imported disks and VM definitions "
+                                                    "(needed as a destination)."}
+    )
+    domains_dir = fields.String(
+        load_default=None, metadata={"description": "As a source: directory of libvirt domain XMLs "
+                                                    "(<name>.xml, as virsh dumpxml writes them)."}
+    )
+    image_dirs = fields.List(
+        fields.String(), load_default=list,
+        metadata={"description": "As a source: directories the domains' disk files may be in, besides "
+                                 "domains_dir (e.g. /var/lib/libvirt/images)."},
     )
     accel = fields.String(
         load_default="tcg",
@@ -40,6 +50,11 @@ class ConnectionSchema(Schema):
     ovmf_vars = fields.String(
         load_default=DEFAULT_OVMF_VARS, metadata={"description": "UEFI variable store template."}
     )
+
+    @validates_schema
+    def _one_role(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if not data.get("storage_dir") and not data.get("domains_dir"):
+            raise ValidationError("storage_dir (destination) or domains_dir (source) is required", "storage_dir")
 
 
 class TargetEnvironmentSchema(Schema):
@@ -83,7 +98,9 @@ class TargetEnvironmentSchema(Schema):
 class Connection:
     """Validated connection info."""
 
-    storage_dir: str
+    storage_dir: str | None
+    domains_dir: str | None = None
+    image_dirs: tuple[str, ...] = ()
     accel: str = "tcg"
     qemu_binary: str = "qemu-system-x86_64"
     ovmf_code: str = DEFAULT_OVMF_CODE
@@ -123,4 +140,5 @@ def load_options(
     """
     conn = ConnectionSchema().load(connection_info or {})
     target = TargetEnvironmentSchema().load(target_environment or {})
+    conn["image_dirs"] = tuple(conn.get("image_dirs") or ())
     return Connection(**conn), TargetOptions(**target)

@@ -62,6 +62,39 @@ class Volume:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Network:
+    id: str
+    name: str
+    description: str = ""
+    status: str = ""
+    subnet_ids: tuple[str, ...] = ()
+    shared: bool = False
+    created_at: str = ""
+    network_type: str | None = None
+    physical_network: str | None = None
+    segmentation_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Subnet:
+    id: str
+    name: str
+    network_id: str
+    cidr: str
+    ip_version: int = 4
+    gateway_ip: str | None = None
+    enable_dhcp: bool = True
+
+
+@dataclass(frozen=True)
+class VolumeType:
+    id: str
+    name: str
+    description: str = ""
+    is_public: bool = True
+
+
 @contextlib.contextmanager
 def sdk_errors(what: str) -> Iterator[None]:
     """Turn SDK and Keystone failures into ``ProviderError`` saying what was being done."""
@@ -91,16 +124,7 @@ class Cloud:
             check_host(auth_url_host(c.auth_url))
         except (ValueError, HostNotAllowed) as exc:
             raise ProviderError(f"auth_url: {exc}") from None
-        auth: dict[str, Any] = {"auth_url": c.auth_url}
-        if c.project_id:
-            auth["project_id"] = c.project_id
-        else:
-            auth.update(project_name=c.project_name, project_domain_name=c.project_domain_name)
-        if c.token:
-            auth_type, auth["token"] = "v3token", c.token
-        else:
-            auth_type = "v3password"
-            auth.update(username=c.username, password=c.password, user_domain_name=c.user_domain_name)
+        auth_type, auth = _auth(c)
         with sdk_errors("connecting to Keystone"):
             conn = openstack.connection.Connection(
                 auth_type=auth_type, auth=auth, region_name=c.region_name, interface=c.interface,
@@ -256,6 +280,58 @@ class Cloud:
         with sdk_errors(f"deleting port {port_id}"):
             self._service("network").delete_port(port_id, ignore_missing=True)
 
+    def networks(self) -> list[Network]:
+        with sdk_errors("listing networks"):
+            return [_network(n) for n in self._service("network").networks()]
+
+    def create_network(self, **attrs: Any) -> Network:
+        """A network from ``attrs`` (name, description, provider_network_type, provider_segmentation_id...)."""
+        with sdk_errors(f"creating network {attrs.get('name')}"):
+            return _network(self._service("network").create_network(**attrs))
+
+    def delete_network(self, network_id: str) -> None:
+        """Delete a network (Neutron deletes its subnets with it)."""
+        with sdk_errors(f"deleting network {network_id}"):
+            self._service("network").delete_network(network_id, ignore_missing=True)
+
+    def subnets(self, network_id: str | None = None) -> list[Subnet]:
+        query = {"network_id": network_id} if network_id else {}
+        with sdk_errors("listing subnets"):
+            return [_subnet(n) for n in self._service("network").subnets(**query)]
+
+    def create_subnet(self, **attrs: Any) -> Subnet:
+        """A subnet from ``attrs`` (network_id, cidr, ip_version, name, gateway_ip, is_dhcp_enabled...)."""
+        with sdk_errors(f"creating subnet {attrs.get('name')}"):
+            return _subnet(self._service("network").create_subnet(**attrs))
+
+    # volume types (Cinder)
+    def volume_types(self) -> list[VolumeType]:
+        with sdk_errors("listing volume types"):
+            return [VolumeType(str(t.id), t.name or "", t.description or "", bool(t.is_public))
+                    for t in self._service("block-storage").types()]
+
+
+def _auth(c: Connection) -> tuple[str, dict[str, Any]]:
+    """The keystoneauth plugin name and options for ``c``: a trust, a token or a password."""
+    if c.use_caller_identity:  # the service turns it into a trust before a provider sees it
+        raise ProviderError("use_caller_identity: the caller's identity is only available inside a run "
+                            "(the service logs in with a Keystone trust the API made for it)")
+    auth: dict[str, Any] = {"auth_url": c.auth_url}
+    user_domain = {"user_domain_id": c.user_domain_id} if c.user_domain_id else {"user_domain_name": c.user_domain_name}
+    if c.trust_id:
+        # a trust fixes the project and the roles; with impersonation the token is the trustor's
+        auth.update(username=c.username, password=c.password, trust_id=c.trust_id, **user_domain)
+        return "v3password", auth
+    if c.project_id:
+        auth["project_id"] = c.project_id
+    else:
+        auth.update(project_name=c.project_name, project_domain_name=c.project_domain_name)
+    if c.token:
+        auth["token"] = c.token
+        return "v3token", auth
+    auth.update(username=c.username, password=c.password, **user_domain)
+    return "v3password", auth
+
 
 def _find(method: Any, name_or_id: str) -> Any:
     """What an SDK ``find_*`` method finds, or None."""
@@ -293,3 +369,15 @@ def _port(p: Any) -> Port:
 
 def _volume(v: Any) -> Volume:
     return Volume(str(v.id), v.name or "", v.status or "", int(v.size or 0), dict(v.metadata or {}))
+
+
+def _network(n: Any) -> Network:
+    segment = n.provider_segmentation_id
+    return Network(str(n.id), n.name or "", n.description or "", n.status or "", tuple(n.subnet_ids or ()),
+                   bool(n.is_shared), str(n.created_at or ""), n.provider_network_type,
+                   n.provider_physical_network, int(segment) if segment is not None else None)
+
+
+def _subnet(n: Any) -> Subnet:
+    return Subnet(str(n.id), n.name or "", str(n.network_id), n.cidr or "", int(n.ip_version or 4), n.gateway_ip,
+                  bool(n.is_dhcp_enabled))

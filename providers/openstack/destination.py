@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -12,11 +11,13 @@ from typing import Any, TypeVar
 from marshmallow import ValidationError
 
 from providers.openstack import flavors as flavor_choice
+from providers.openstack import inventory, polling, portgroups
 from providers.openstack.client import Cloud, Image, Port, Server, Volume
 from providers.openstack.images import UploadReader, file_digests, file_size
-from providers.openstack.networks import plan_ports
+from providers.openstack.networks import NewNetwork, PortPlan, plan_ports
 from providers.openstack.options import TargetOptions, load_connection, load_target
-from providers.openstack.servers import CINDER, GLANCE, boot_source
+from providers.openstack.servers import CINDER, GLANCE, boot_source, watch_console
+from providers.openstack.storage import mapped_volume_type, named_volume_types
 from providers.types import (
     BootResult,
     DiskRef,
@@ -31,7 +32,6 @@ from providers.types import (
 
 MIGRATION_KEY = "coriolis_migration_id"
 INSTANCE_KEY = "coriolis_instance"
-FAILURE_RE = re.compile(r"Kernel panic|Gave up waiting for root|No bootable device|Boot failed")
 T = TypeVar("T")
 
 
@@ -78,12 +78,20 @@ class OpenStackImporter:
     def validate(self) -> None:
         """Log in, check the catalog's endpoints, the flavor, the mapped networks, security groups, key pair."""
         cloud = self.cloud
-        services = ("image", "compute", "network") + (("block-storage",) if self.options.boot_from_volume else ())
-        cloud.check_catalog(services)
+        volume_types = named_volume_types(self.options.storage_mappings)
+        volumes = self.options.boot_from_volume or bool(volume_types)
+        cloud.check_catalog(("image", "compute", "network") + (("block-storage",) if volumes else ()))
         if self.options.flavor_name:
             flavor_choice.by_name(cloud.flavors(), self.options.flavor_name)
-        for network in set(self.options.network_map.values()):
+        for network in {n for n in self.options.network_map.values() if isinstance(n, str)}:
             cloud.network_id(network)
+        if volume_types:
+            known = cloud.volume_types()
+            names = {t.name for t in known} | {t.id for t in known}
+            missing = sorted(volume_types - names)
+            if missing:
+                raise ProviderError(f"storage_mappings: volume type(s) {', '.join(missing)} do not exist "
+                                    f"(known: {', '.join(sorted(t.name for t in known)) or 'none'})")
         for group in self.options.security_groups:
             cloud.security_group_id(group)
         if self.options.key_name and not cloud.keypair_exists(self.options.key_name):
@@ -102,7 +110,9 @@ class OpenStackImporter:
     def import_disk(self, vm: VmInfo, disk: DiskRef, ctx: MigrationContext, reporter: Reporter) -> DiskRef:
         """Stream ``disk`` into a Glance image (reused when an active one holds the same bytes).
 
-        With ``boot_from_volume``, or for a disk other than the first, a Cinder volume is made from it.
+        A Cinder volume is made from it (and the image, only a carrier then, deleted) with
+        ``boot_from_volume``, for a disk other than the first, or when ``storage_mappings`` give the
+        disk a volume type; a volume already holding the same bytes is reused without an upload.
 
         Args:
             vm: the source instance (firmware, disk order).
@@ -117,12 +127,35 @@ class OpenStackImporter:
         if not path.is_file():
             raise ProviderError(f"disk {disk.disk_id}: {path} does not exist")
         name = safe_name(f"{self.server_name(ctx)}-{disk.disk_id}")
-        image = self._reusable_image(name, path, ctx, reporter) or self._upload(vm, disk, name, path, ctx, reporter)
         first = not vm.disks or vm.disks[0].id == disk.disk_id
-        if self.options.boot_from_volume or not first:
-            volume = self._volume_from(image, name, disk, ctx, reporter)
-            return DiskRef(disk.disk_id, CINDER + volume.id, want, disk.size_bytes, disk.checksum)
-        return DiskRef(disk.disk_id, GLANCE + image.id, want, disk.size_bytes, disk.checksum)
+        source = next((d for d in vm.disks if d.id == disk.disk_id), None)
+        volume_type = mapped_volume_type(disk.disk_id, source, self.options.storage_mappings)
+        if not (self.options.boot_from_volume or not first or volume_type):
+            image = self._reusable_image(name, path, ctx, reporter) or self._upload(vm, disk, name, path, ctx, reporter)
+            return DiskRef(disk.disk_id, GLANCE + image.id, want, disk.size_bytes, disk.checksum)
+        volume_type = volume_type or self.options.volume_type
+        volume = self._reusable_volume(name, path, disk, volume_type, ctx, reporter)
+        if volume is None:
+            image = self._reusable_image(name, path, ctx, reporter) or self._upload(vm, disk, name, path, ctx, reporter)
+            volume = self._volume_from(image, name, disk, volume_type, ctx, reporter)
+            reporter.info(f"volume {name} ({volume.id}) holds disk {disk.disk_id}; removing carrier image {image.id}")
+            self.cloud.delete_image(image.id)
+        return DiskRef(disk.disk_id, CINDER + volume.id, want, disk.size_bytes, disk.checksum)
+
+    def _reusable_volume(self, name: str, path: Path, disk: DiskRef, volume_type: str | None, ctx: MigrationContext,
+                         reporter: Reporter) -> Volume | None:
+        """A volume of this migration already holding this file's bytes (a redelivered task; in use when the
+        server of the earlier attempt exists, which ``create_instance`` then reuses)."""
+        size_gb = flavor_choice.disk_gb(disk.size_bytes)
+        candidates = [v for v in self.cloud.volumes()
+                      if v.name == name and self._mine(ctx, v.metadata) and v.status in ("available", "in-use")
+                      and v.size_gb == size_gb and v.metadata.get("coriolis_volume_type") == (volume_type or "")]
+        md5 = file_digests(path)[0] if candidates else None
+        for volume in candidates:
+            if volume.metadata.get("coriolis_disk_md5") == md5:
+                reporter.info(f"volume {name} ({volume.id}) already holds this disk; reused")
+                return volume
+        return None
 
     def _reusable_image(self, name: str, path: Path, ctx: MigrationContext, reporter: Reporter) -> Image | None:
         size = file_size(path)
@@ -178,19 +211,23 @@ class OpenStackImporter:
         except ProviderError as exc:  # cleanup finds it again by its migration id
             reporter.warn(f"could not delete partial image {image_id}: {exc}")
 
-    def _volume_from(self, image: Image, name: str, disk: DiskRef, ctx: MigrationContext, reporter: Reporter) -> Volume:
+    def _volume_from(self, image: Image, name: str, disk: DiskRef, volume_type: str | None, ctx: MigrationContext,
+                     reporter: Reporter) -> Volume:
         size_gb = flavor_choice.disk_gb(disk.size_bytes)
         found = [v for v in self.cloud.volumes() if v.name == name and self._mine(ctx, v.metadata)]
         for volume in found:
-            if volume.status in ("available", "creating", "downloading") and volume.size_gb == size_gb:
+            if (volume.status in ("available", "creating", "downloading") and volume.size_gb == size_gb
+                    and volume.metadata.get("coriolis_image_id") == image.id):
                 break
             self.cloud.delete_volume(volume.id)
         else:
-            metadata = {**self.tags(ctx), "coriolis_image_id": image.id}
+            metadata = {**self.tags(ctx), "coriolis_image_id": image.id, "coriolis_disk_md5": image.checksum or "",
+                        "coriolis_volume_type": volume_type or ""}
             volume = self.cloud.create_volume(
-                name, size_gb, image.id, metadata, self.options.volume_type, self.options.availability_zone
+                name, size_gb, image.id, metadata, volume_type, self.options.availability_zone
             )
-            reporter.info(f"creating volume {name} ({volume.id}, {size_gb} GB) from image {image.id}")
+            reporter.info(f"creating volume {name} ({volume.id}, {size_gb} GB"
+                          + (f", type {volume_type}" if volume_type else "") + f") from image {image.id}")
         return self._wait(
             lambda: self.cloud.get_volume(volume.id), lambda v: v.status == "available",
             lambda v: v.status.startswith("error"), reporter, f"volume {name}",
@@ -198,25 +235,7 @@ class OpenStackImporter:
 
     def _wait(self, fetch: Callable[[], T | None], ready: Callable[[T], bool], failed: Callable[[T], bool],
               reporter: Reporter, what: str) -> T:
-        """Poll ``fetch`` until ``ready`` (bounded by ``active_timeout``); ``ProviderError`` on failure or timeout."""
-        start = time.monotonic()
-        delay = 0.2
-        while True:
-            item = fetch()
-            if item is None:
-                raise ProviderError(f"{what} disappeared")
-            if ready(item):
-                return item
-            if failed(item):
-                detail = getattr(item, "fault", "") or getattr(item, "status", "")
-                raise ProviderError(f"{what} failed: {detail}")
-            waited = time.monotonic() - start
-            if waited > self.options.active_timeout:
-                raise ProviderError(f"{what} not ready after {self.options.active_timeout:g} s "
-                                    f"(status {getattr(item, 'status', '?')})")
-            reporter.step(int(waited), int(self.options.active_timeout), f"waiting for {what}")
-            time.sleep(delay)
-            delay = min(delay * 2, 5.0)
+        return polling.wait_until(fetch, ready, failed, self.options.active_timeout, reporter, what)
 
     def create_instance(
         self, vm: VmInfo, disks: list[DiskRef], ctx: MigrationContext, reporter: Reporter
@@ -295,7 +314,7 @@ class OpenStackImporter:
         ports = []
         for plan in plans:
             port_name = f"{name}-port{plan.index}"
-            network_id = self.cloud.network_id(plan.network)
+            network_id = self._network_id(plan, ctx, reporter)
             port = existing.get(port_name)
             if port and port.network_id == network_id and plan.mac_address in (None, port.mac_address):
                 ports.append(port)
@@ -313,6 +332,14 @@ class OpenStackImporter:
             ports.append(port)
         return ports
 
+    def _network_id(self, plan: PortPlan, ctx: MigrationContext, reporter: Reporter) -> str:
+        """The port's network: the mapped one, or the one made for the source network (created once)."""
+        if not isinstance(plan.network, NewNetwork):
+            return self.cloud.network_id(plan.network)
+        key = plan.map_key
+        name = safe_name(f"coriolis-{ctx.migration_id}-{key if key != '*' else 'net'}")
+        return portgroups.ensure_network(self.cloud, plan.network, key, plan.vlan_id, ctx.migration_id, name, reporter)
+
     def boot(self, instance: ImportedInstance, ctx: MigrationContext, reporter: Reporter) -> BootResult:
         """The server is ACTIVE; when Nova gives a console log, the boot marker must show in it.
 
@@ -321,37 +348,11 @@ class OpenStackImporter:
             ctx: the migration.
             reporter: progress while waiting for the marker; ``Cancelled`` propagates.
         """
-        start = time.monotonic()
-        server = self.cloud.get_server(instance.id)
-        if server is None or server.status != "ACTIVE":
-            state = "is gone" if server is None else f"is {server.status} {server.fault}".rstrip()
-            return BootResult(False, 0.0, f"server {instance.id} {state}")
-        marker = re.compile(self.options.marker)
-        console = ""
-        while True:
-            seconds = round(time.monotonic() - start, 2)
-            output = self.cloud.console_output(server.id)
-            if output is None:
-                return BootResult(True, seconds, f"server {server.id} is ACTIVE (the cloud gives no console log)")
-            console = output
-            tail = console[-2048:]
-            found = next((line for line in console.splitlines() if marker.search(line)), None)
-            if found:
-                return BootResult(True, seconds, f"server {server.id} is ACTIVE; console: {found.strip()}", tail)
-            failure = FAILURE_RE.search(console)
-            if failure:
-                return BootResult(False, seconds, f"server {server.id} is ACTIVE but failed to boot: "
-                                                  f"{failure.group(0)}", tail)
-            if seconds >= self.options.boot_timeout:
-                if not console.strip():
-                    return BootResult(True, seconds, f"server {server.id} is ACTIVE (its console log stayed empty)")
-                return BootResult(False, seconds, f"server {server.id} is ACTIVE but {self.options.marker!r} "
-                                                  f"did not show on its console in {seconds:g} s", tail)
-            reporter.step(int(seconds), int(self.options.boot_timeout), "waiting for the boot marker")
-            time.sleep(min(5.0, max(0.5, self.options.boot_timeout / 60)))
+        return watch_console(self.cloud, instance.id, self.options.marker, self.options.boot_timeout, reporter)
 
     def cleanup(self, ctx: MigrationContext) -> None:
-        """Delete the servers, ports, volumes and images of this migration's instance; safe to repeat."""
+        """Delete the servers, ports, volumes and images of this migration's instance, and the networks the
+        migration made once no other instance of it uses them; safe to repeat."""
         cloud, errors = self.cloud, []
         steps: list[tuple[str, Callable[[], None]]] = [
             ("servers", lambda: self._delete_servers(ctx)),
@@ -359,6 +360,7 @@ class OpenStackImporter:
                                if p.description == self._port_description(ctx)]),
             ("volumes", lambda: [cloud.delete_volume(v.id) for v in cloud.volumes() if self._mine(ctx, v.metadata)]),
             ("images", lambda: [cloud.delete_image(i.id) for i in cloud.images() if self._mine(ctx, i.properties)]),
+            ("networks", lambda: portgroups.delete_networks(cloud, ctx.migration_id)),
         ]
         for what, step in steps:
             try:
@@ -368,6 +370,14 @@ class OpenStackImporter:
         if errors:
             raise ProviderError("cleanup left resources behind: " + "; ".join(errors))
 
+    def list_networks(self) -> list[dict[str, Any]]:
+        """The project's networks with their subnets' CIDRs (``NetworkInventory``)."""
+        return inventory.list_networks(self.cloud)
+
+    def list_storage(self) -> list[dict[str, Any]]:
+        """The Cinder volume types, for ``storage_mappings`` (``NetworkInventory``)."""
+        return inventory.list_storage(self.cloud)
+
     def _delete_servers(self, ctx: MigrationContext) -> None:
         mine = [s for s in self.cloud.servers() if self._mine(ctx, s.metadata)]
         for server in mine:
@@ -376,13 +386,7 @@ class OpenStackImporter:
             self._wait_gone(server.id)
 
     def _wait_gone(self, server_id: str) -> None:
-        deadline = time.monotonic() + self.options.active_timeout
-        delay = 0.2
-        while self.cloud.get_server(server_id) is not None:
-            if time.monotonic() > deadline:
-                raise ProviderError(f"server {server_id} still exists {self.options.active_timeout:g} s after delete")
-            time.sleep(delay)
-            delay = min(delay * 2, 5.0)
+        polling.wait_gone(lambda: self.cloud.get_server(server_id), self.options.active_timeout, f"server {server_id}")
 
 
 def make_importer(connection_info: dict[str, Any], target_environment: dict[str, Any]) -> OpenStackImporter:

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from providers.stub import inventory
 from providers.stub.throttle import Throttle
 from providers.types import (
     BootResult,
@@ -27,6 +28,7 @@ class StubImporter:
 
     def __init__(self, connection: dict[str, Any], environment: dict[str, Any]) -> None:
         self.root = Path(connection["storage_dir"])
+        self.connection = connection
         self.env = environment
 
     def _dir(self, ctx: MigrationContext) -> Path:
@@ -37,6 +39,14 @@ class StubImporter:
 
     def delete_replicas(self, transfer_id: str, instance: str) -> None:
         shutil.rmtree(self.replica_dir(transfer_id, instance), ignore_errors=True)
+
+    def list_networks(self) -> list[dict[str, Any]]:
+        """The configured network names (``networks``)."""
+        return inventory.list_networks(self.connection)
+
+    def list_storage(self) -> list[dict[str, Any]]:
+        """The configured storage backend names (``storage_backends``)."""
+        return inventory.list_storage(self.connection)
 
     def validate(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,14 @@ class StubConnectionSchema(Schema):
         validate=AllowedHost(),
         metadata={"description": "not contacted; checked like a real provider's host (providers/netpolicy.py)"},
     )
+    networks = fields.List(
+        fields.String(validate=validate.Length(min=1, max=255)), load_default=lambda: ["stub-net"],
+        metadata={"description": "network names the endpoint lists (GET .../networks)"},
+    )
+    storage_backends = fields.List(
+        fields.String(validate=validate.Length(min=1, max=255)), load_default=lambda: ["stub-storage"],
+        metadata={"description": "storage backend names the endpoint lists (GET .../storage)"},
+    )
 
 
 class StubSourceSchema(Schema):
@@ -53,6 +61,14 @@ class StubDestinationConnectionSchema(Schema):
     password = fields.String(load_default=None, metadata={"description": "not used (secret-handling tests)"})
     host = fields.String(load_default=None, validate=AllowedHost())
     instances = fields.List(fields.String(), load_default=None)
+    networks = fields.List(
+        fields.String(validate=validate.Length(min=1, max=255)), load_default=lambda: ["stub-net"],
+        metadata={"description": "network names the endpoint lists (GET .../networks)"},
+    )
+    storage_backends = fields.List(
+        fields.String(validate=validate.Length(min=1, max=255)), load_default=lambda: ["stub-storage"],
+        metadata={"description": "storage backend names the endpoint lists (GET .../storage)"},
+    )
 
 
 class StubDestinationSchema(Schema):

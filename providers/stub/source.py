@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from providers.stub import inventory
 from providers.stub.throttle import Throttle
 from providers.types import (
     DiskInfo,
@@ -33,7 +34,16 @@ class StubExporter:
 
     def __init__(self, connection: dict[str, Any], environment: dict[str, Any]) -> None:
         self.names = connection.get("instances")
+        self.connection = connection
         self.env = environment
+
+    def list_networks(self) -> list[dict[str, Any]]:
+        """The configured network names (``networks``)."""
+        return inventory.list_networks(self.connection)
+
+    def list_storage(self) -> list[dict[str, Any]]:
+        """The configured storage backend names (``storage_backends``)."""
+        return inventory.list_storage(self.connection)
 
     def validate(self) -> None:
         return None

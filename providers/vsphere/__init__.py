@@ -1,4 +1,4 @@
-"""The vsphere source provider: VMs and templates from vCenter or ESXi, exported through snapshots.
+"""The vsphere source provider: VMs and templates from vCenter or ESXi, exported through snapshots or leases.
 
 Also registered as ``vmware_vsphere`` (upstream Coriolis' type name): a second entry point to the
 same ``PROVIDER``, which ``registry.get_provider`` resolves as an alias.
@@ -28,7 +28,8 @@ def make_exporter(connection_info: dict[str, Any], source_environment: dict[str,
 
 PROVIDER = ProviderSpec(
     name="vsphere",
-    description="VMware vCenter / ESXi: VMs and templates exported through snapshots (source only)",
+    description="VMware vCenter / ESXi: VMs and templates exported through snapshots, NFC export leases or "
+    "the datastore (source only)",
     connection_schema=ConnectionSchema,
     source_environment_schema=SourceEnvironmentSchema,
     exporter=make_exporter,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from providers.types import ChangedAreas as TrackedAreas
 from providers.types import ProviderError
 from providers.vsphere.client import VsphereClient
+
+log = logging.getLogger(__name__)
 
 ALL_AREAS = "*"
 
@@ -74,3 +78,31 @@ def disk_change_id(snapshot_or_vm: Any, device_key: int) -> str | None:
         if getattr(device, "key", None) == device_key and hasattr(device, "capacityInKB"):
             return getattr(device.backing, "changeId", None)
     return None
+
+
+def areas_since(
+    client: VsphereClient, vm: Any, device_key: int, capacity: int, since: str | None, snapshot: Any = None
+) -> TrackedAreas:
+    """The ``ChangeTracking`` answer for one disk: areas changed since ``since`` and the change id now.
+
+    The new change id is read first (from ``snapshot`` when given, else the VM), so a write made
+    while the areas are queried lands after it and is reported next time. No previous id, no
+    current id (tracking just turned on) or a refused previous id (tracking was reset, the disk
+    was moved) answer ``full=True``: the sync then compares every chunk.
+
+    Args:
+        client: the session.
+        vm: the VM.
+        device_key: the disk's device key.
+        capacity: the disk's size in bytes.
+        since: the change id the replica committed last time.
+        snapshot: a snapshot taken for this query (vSphere wants one while the VM runs).
+    """
+    current = disk_change_id(snapshot if snapshot is not None else vm, device_key) or ""
+    if not since or not current:
+        return TrackedAreas(change_id=current, full=True)
+    try:
+        return TrackedAreas(change_id=current, extents=changed_areas(client, vm, device_key, capacity, since, snapshot))
+    except ProviderError as exc:
+        log.warning("changed areas of disk %s since %s unavailable (%s): comparing every chunk", device_key, since, exc)
+        return TrackedAreas(change_id=current, full=True)

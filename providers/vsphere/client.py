@@ -49,6 +49,33 @@ class ChangedAreas:
     areas: tuple[tuple[int, int], ...]
 
 
+class LeaseUnsupported(ProviderError):
+    """The server offers no export lease for this entity (``ExportVm``/``ExportSnapshot`` missing)."""
+
+
+@dataclass(frozen=True)
+class DeviceUrl:
+    """One file an export lease serves: ``key`` names the device (``/vm-42/VirtualLsiLogicController0:0``)."""
+
+    key: str
+    url: str
+    disk: bool
+    target_id: str | None = None
+    file_size: int | None = None
+
+
+@dataclass(frozen=True)
+class LeaseInfo:
+    """What a ready export lease offers."""
+
+    device_urls: tuple[DeviceUrl, ...]
+    total_disk_capacity_kb: int
+    timeout_seconds: int | None
+
+
+_UNSUPPORTED_FAULTS = (vmodl.fault.MethodNotFound, vmodl.fault.NotSupported, vmodl.fault.NotImplemented)
+
+
 def _fault_message(fault: Any) -> str:
     """A user-facing line for a vSphere fault (its localized message, else its type)."""
     text = getattr(fault, "msg", None) or getattr(fault, "localizedMessage", None)
@@ -80,12 +107,14 @@ class VsphereClient:
         self.timeout = timeout
         self._si: Any = None
         self._stub: Any = None
+        self.scheme = "https"
 
     @classmethod
     def without_login(cls, url_host: str, port: int, *, timeout: float = 30) -> VsphereClient:
         """A client over plain HTTP that does not log in: for replaying recorded SOAP answers in tests."""
         client = cls(url_host, port, "", "", allow_untrusted=True, timeout=timeout)
         client._stub = SoapStubAdapter(host=url_host, port=-port, version="vim.version.version11")
+        client.scheme = "http"
         return client
 
     def ssl_context(self) -> ssl.SSLContext:
@@ -166,6 +195,22 @@ class VsphereClient:
             return list(view.view)
         finally:
             view.Destroy()
+
+    def _all(self, kind: Any) -> list[Any]:
+        content = self.content
+        view = content.viewManager.CreateContainerView(content.rootFolder, [kind], True)
+        try:
+            return list(view.view)
+        finally:
+            view.Destroy()
+
+    def networks(self) -> list[Any]:
+        """Every network: standard port groups, distributed port groups, opaque (NSX) networks."""
+        return self._all(vim.Network)
+
+    def datastores(self) -> list[Any]:
+        """Every datastore."""
+        return self._all(vim.Datastore)
 
     def vm_by_id(self, moid: str) -> Any:
         """A VM reference by managed object id (``vm-42``), bound to this session."""
@@ -248,6 +293,55 @@ class VsphereClient:
         areas = tuple((int(a.start), int(a.length)) for a in (info.changedArea or ()))
         return ChangedAreas(int(info.startOffset), int(info.length), areas)
 
+    def export_lease(self, entity: Any) -> Any:
+        """An NFC export lease on a VM or template (``ExportVm``) or a snapshot (``ExportSnapshot``).
+
+        Raises:
+            LeaseUnsupported: the server does not offer that method (vcsim, some hosts).
+            ProviderError: any other fault (the VM is powered on, a task is in progress...).
+        """
+        is_snapshot = isinstance(entity, vim.vm.Snapshot)
+        method = "ExportSnapshot" if is_snapshot else "ExportVm"
+        try:
+            return entity.ExportSnapshot() if is_snapshot else entity.ExportVm()
+        except _UNSUPPORTED_FAULTS as exc:
+            raise LeaseUnsupported(f"{method} is not offered by {self.host}: {_fault_message(exc)}") from None
+        except vmodl.MethodFault as exc:
+            raise ProviderError(f"{method} failed: {_fault_message(exc)}") from None
+
+    def lease_state(self, lease: Any) -> tuple[str, str | None]:
+        """The lease's state (``initializing``, ``ready``, ``done``, ``error``) and its error message."""
+        state = str(self.call("reading the export lease", getattr, lease, "state"))
+        error = self.call("reading the export lease", getattr, lease, "error") if state == "error" else None
+        return state, (_fault_message(error) if error is not None else None)
+
+    def lease_info(self, lease: Any) -> LeaseInfo:
+        """The device URLs of a ready lease (plain values; no SDK object leaves this module)."""
+        info = self.call("reading the export lease", getattr, lease, "info")
+        if info is None:
+            raise ProviderError("the export lease is ready but offers no device URLs")
+        urls = tuple(
+            DeviceUrl(
+                key=str(d.key or ""), url=str(d.url or ""), disk=bool(d.disk), target_id=d.targetId,
+                file_size=int(d.fileSize) if d.fileSize is not None else None,
+            )
+            for d in info.deviceUrl or ()
+        )
+        timeout = int(info.leaseTimeout) if info.leaseTimeout is not None else None
+        return LeaseInfo(urls, int(info.totalDiskCapacityInKB or 0), timeout)
+
+    def lease_progress(self, lease: Any, percent: int) -> None:
+        """``HttpNfcLeaseProgress``: keeps the lease from timing out."""
+        self.call("HttpNfcLeaseProgress", lease.HttpNfcLeaseProgress, percent=max(0, min(100, int(percent))))
+
+    def lease_complete(self, lease: Any) -> None:
+        self.call("HttpNfcLeaseComplete", lease.HttpNfcLeaseComplete)
+
+    def lease_abort(self, lease: Any, reason: str, *, cancelled: bool = False) -> None:
+        """``HttpNfcLeaseAbort`` with a fault saying why (a cancel or an error)."""
+        fault = vmodl.fault.RequestCanceled(msg=reason) if cancelled else vmodl.fault.SystemError(reason=reason)
+        self.call("HttpNfcLeaseAbort", lease.HttpNfcLeaseAbort, fault=fault)
+
     def datacenter_path(self, entity: Any) -> str:
         """The inventory path of the datacenter holding ``entity`` (the ``dcPath`` of datastore URLs)."""
         node = entity
@@ -261,6 +355,47 @@ class VsphereClient:
             names.append(node.name)
             node = node.parent
         return "/".join(reversed(names))
+
+
+def controller_slot(devices: Any, device_key: int) -> str | None:
+    """Where a disk sits, as export leases name it: ``VirtualLsiLogicController0:1`` (class, bus, unit)."""
+    by_key = {d.key: d for d in devices or ()}
+    disk = by_key.get(device_key)
+    controller = by_key.get(getattr(disk, "controllerKey", None)) if disk is not None else None
+    if controller is None or disk.unitNumber is None:
+        return None
+    kind = getattr(type(controller), "_wsdlName", None) or type(controller).__name__.rsplit(".", 1)[-1]
+    return f"{kind}{controller.busNumber}:{disk.unitNumber}"
+
+
+def network_type(network: Any) -> str:
+    """``DistributedVirtualPortgroup``, ``OpaqueNetwork`` or ``Network`` (a standard port group)."""
+    if isinstance(network, vim.dvs.DistributedVirtualPortgroup):
+        return "DistributedVirtualPortgroup"
+    if isinstance(network, vim.OpaqueNetwork):
+        return "OpaqueNetwork"
+    return "Network"
+
+
+def vlan_of(network: Any) -> int | str | None:
+    """A port group's VLAN: an id (0: none), ``trunk`` for a VLAN trunk, ``pvlan``, or None when unknown."""
+    if isinstance(network, vim.dvs.DistributedVirtualPortgroup):
+        vlan = getattr(getattr(network.config, "defaultPortConfig", None), "vlan", None)
+        if isinstance(vlan, vim.dvs.VmwareDistributedVirtualSwitch.VlanIdSpec):
+            return int(vlan.vlanId)
+        if isinstance(vlan, vim.dvs.VmwareDistributedVirtualSwitch.TrunkVlanSpec):
+            return "trunk"
+        if isinstance(vlan, vim.dvs.VmwareDistributedVirtualSwitch.PvlanSpec):
+            return "pvlan"
+        return None
+    if isinstance(network, vim.OpaqueNetwork):
+        return None
+    for host in (network.host or ())[:1]:
+        net_config = getattr(host.config, "network", None) if host.config is not None else None
+        for group in (getattr(net_config, "portgroup", None) or ()):
+            if group.spec.name == network.name:
+                return int(group.spec.vlanId)
+    return None
 
 
 def device_kind(device: Any) -> str:

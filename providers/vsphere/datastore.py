@@ -117,11 +117,14 @@ def _write_sparse(f: BinaryIO, chunk: bytes) -> None:
             f.write(block)
 
 
-def _copy(
+def copy_response(
     response: requests.Response, first: bytes, out: Path, reporter: Reporter, label: str, total: int | None,
-    chunk_size: int,
+    chunk_size: int, source: str = "the datastore",
 ) -> int:
-    """Write ``first`` then the rest of ``response`` to ``out``, reporting between chunks."""
+    """Write ``first`` then the rest of ``response`` to ``out`` (sparse), reporting between chunks.
+
+    ``source`` names the sender in error messages (``the datastore``, ``the export lease``).
+    """
     done = 0
     with open(out, "wb") as f:
         if first:
@@ -135,11 +138,11 @@ def _copy(
                 reporter.step(done, total, f"{label}: {done // MIB} MiB read")
         except requests.RequestException as exc:
             reason = type(exc).__name__
-            raise ProviderError(f"{label}: the datastore read broke after {done} bytes ({reason})") from None
+            raise ProviderError(f"{label}: the read from {source} broke after {done} bytes ({reason})") from None
         f.truncate(done)
     expected = response.headers.get("Content-Length")
     if expected is not None and expected.isdigit() and int(expected) != done:
-        raise ProviderError(f"{label}: the datastore sent {done} of {expected} bytes")
+        raise ProviderError(f"{label}: {source} sent {done} of {expected} bytes")
     return done
 
 
@@ -170,7 +173,7 @@ def fetch_disk(
         if head[:4] == SPARSE_MAGIC:
             out = out_stem.with_name(out_stem.name + ".vmdk.part")
             size = int(total) if total and total.isdigit() else None
-            _copy(response, head, out, reporter, label, size, reader.chunk_size)
+            copy_response(response, head, out, reporter, label, size, reader.chunk_size)
             return out, "vmdk"
         if len(head) >= DESCRIPTOR_LIMIT:
             raise ProviderError(f"{datastore_path} is neither a sparse VMDK nor a descriptor")
@@ -188,7 +191,7 @@ def fetch_disk(
     out = out_stem.with_name(out_stem.name + ".raw.part")
     response = reader.open(datastore, posixpath.join(posixpath.dirname(path), name))
     try:
-        written = _copy(response, b"", out, reporter, label, extents[0].sectors * 512, reader.chunk_size)
+        written = copy_response(response, b"", out, reporter, label, extents[0].sectors * 512, reader.chunk_size)
     finally:
         response.close()
     size = extents[0].sectors * 512

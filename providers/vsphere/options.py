@@ -26,7 +26,7 @@ class ConnectionSchema(Schema):
 
 
 class SourceEnvironmentSchema(Schema):
-    """How to list and export: a name filter, cold export, changed-block tracking."""
+    """How to list and export: name and template filters, cold export, changed-block tracking, disk transport."""
 
     name_filter = fields.String(
         load_default=None,
@@ -40,6 +40,17 @@ class SourceEnvironmentSchema(Schema):
     enable_cbt = fields.Boolean(
         load_default=False,
         metadata={"description": "turn on changed-block tracking on the VM before exporting (for incremental syncs)"},
+    )
+    templates = fields.String(
+        load_default="include",
+        validate=validate.OneOf(["include", "exclude", "only"]),
+        metadata={"description": "whether listings show templates along VMs (include), hide them, or show only them"},
+    )
+    disk_transport = fields.String(
+        load_default="auto",
+        validate=validate.OneOf(["auto", "nfc", "datastore"]),
+        metadata={"description": "how disk data is read: an NFC export lease (nfc), the datastore HTTP file "
+                                 "interface (datastore), or NFC when the server offers it (auto)"},
     )
     chunk_size_mb = fields.Integer(
         load_default=8, validate=validate.Range(1, 256), metadata={"description": "size of each disk read, MiB"}

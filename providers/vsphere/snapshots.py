@@ -1,4 +1,4 @@
-"""Migration snapshots: a deterministic name per migration, always removed afterwards."""
+"""Migration snapshots: a deterministic name per migration, shared by its disk exports, always removed."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from providers.shared_use import SharedUse
 from providers.types import ProviderError
 from providers.vsphere.client import VsphereClient, device_kind
 
@@ -57,6 +58,36 @@ def frozen(client: VsphereClient, vm: Any, name: str, description: str) -> Itera
             log.exception("could not remove snapshot %s of %s", name, vm.name)
         raise
     remove_named(client, vm, name)
+
+
+@contextmanager
+def shared_frozen(
+    client: VsphereClient, vm: Any, name: str, description: str, shared: SharedUse, holder: str
+) -> Iterator[Any]:
+    """Snapshot ``name`` of ``vm``, shared by the tasks that export the VM's disks side by side.
+
+    The first holder (nobody held it before) removes a leftover of that name and takes the
+    snapshot; later holders read the same one, so all the disks are frozen at one instant and
+    snapshots never nest. The last holder to leave removes it, whatever happened; a failed run's
+    cleanup removes it too. ``holder`` names the task (its disk), so a redelivery rejoins as itself.
+    """
+    key = f"vsphere-snapshot:{vm._moId}:{name}"
+    with shared.locked(key):
+        first = shared.join(key, holder)
+        existing = [] if first else named(vm, name)
+        if first and remove_named(client, vm, name):
+            log.info("removed a leftover snapshot %s of %s", name, vm.name)
+        snap = existing[0] if existing else client.create_snapshot(vm, name, description)
+    try:
+        yield snap
+    finally:
+        with shared.locked(key):
+            if shared.leave(key, holder):
+                try:
+                    remove_named(client, vm, name)
+                except Exception:  # cleanup(ctx) retries the removal
+                    log.exception("could not remove snapshot %s of %s", name, vm.name)
+                    raise
 
 
 def frozen_disk_file(snapshot: Any, device_key: int) -> str:

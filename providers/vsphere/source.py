@@ -13,6 +13,7 @@ from marshmallow import ValidationError
 
 import conversion
 from providers.types import (
+    ChangedAreas,
     ControllerInfo,
     DiskInfo,
     DiskRef,
@@ -25,8 +26,15 @@ from providers.types import (
     Reporter,
     VmInfo,
 )
-from providers.vsphere import cbt, snapshots
-from providers.vsphere.client import VsphereClient, controller_type, device_kind, nic_model, nic_network
+from providers.vsphere import cbt, mappings, nfc, snapshots
+from providers.vsphere.client import (
+    LeaseUnsupported,
+    VsphereClient,
+    controller_type,
+    device_kind,
+    nic_model,
+    nic_network,
+)
 from providers.vsphere.datastore import MIB, DatastoreReader, fetch_disk, remove
 from providers.vsphere.options import ConnectionSchema, SourceEnvironmentSchema
 
@@ -173,24 +181,47 @@ class VsphereExporter:
         with self._client() as client:
             return client.about()
 
-    def list_instances(self, name_filter: str | None = None) -> list[VmInfo]:
-        """Every VM and template (``is_template`` flags templates), optionally filtered by name."""
+    def list_instances(self, name_filter: str | None = None, templates: str | None = None) -> list[VmInfo]:
+        """Every VM and template (``is_template`` flags templates), optionally filtered by name.
+
+        Args:
+            name_filter: only names containing this text (case-insensitive); default: the ``name_filter`` option.
+            templates: ``include`` templates, ``exclude`` them or list ``only`` them; default: the ``templates``
+                option.
+        """
         needle = (name_filter or self.env["name_filter"] or "").lower()
+        which = templates or self.env["templates"]
+        if which not in ("include", "exclude", "only"):
+            raise ProviderError(f"templates must be include, exclude or only, not {which!r}")
         out: list[VmInfo] = []
         with self._client() as client:
             for vm in client.virtual_machines():
                 if needle and needle not in vm.name.lower():
                     continue
                 try:
-                    out.append(describe(vm))
+                    info = describe(vm)
                 except ProviderError as exc:
                     log.warning("skipping %s: %s", vm.name, exc)
+                    continue
+                if (which == "exclude" and info.is_template) or (which == "only" and not info.is_template):
+                    continue
+                out.append(info)
         return sorted(out, key=lambda v: (v.name, v.id))
 
     def get_instance(self, instance: str) -> VmInfo:
         """A VM or template by id, uuid or unique name."""
         with self._client() as client:
             return describe(client.find_vm(instance))
+
+    def list_networks(self) -> list[dict[str, Any]]:
+        """Port groups (standard and distributed) and opaque networks, for network maps."""
+        with self._client() as client:
+            return mappings.list_networks(client)
+
+    def list_storage(self) -> list[dict[str, Any]]:
+        """Datastores with their capacity and free space, for storage mappings."""
+        with self._client() as client:
+            return mappings.list_storage(client)
 
     def source_host_key(self, vm: VmInfo) -> str:
         """The host disk reads load: ``vsphere:<endpoint>/<ESXi host running the VM>``."""
@@ -215,25 +246,30 @@ class VsphereExporter:
             found = snapshots.named(obj, snapshot_name) if snapshot_name else []
             return cbt.disk_change_id(found[-1] if found else obj, int(disk.id))
 
-    def changed_areas(
-        self, vm: VmInfo, disk: DiskInfo, change_id: str, snapshot_name: str | None = None
-    ) -> list[tuple[int, int]]:
-        """Byte ranges of ``disk`` changed since ``change_id`` (QueryChangedDiskAreas)."""
+    def changed_areas(self, vm: VmInfo, disk: DiskInfo, since: str | None, ctx: MigrationContext) -> ChangedAreas:
+        """Areas of ``disk`` changed since the change id ``since`` (QueryChangedDiskAreas); ``ChangeTracking``.
+
+        Turns tracking on when it is off (that sync is a full one). A running VM is queried
+        through a short-lived snapshot ``coriolis-<migration>-cbt``, removed before returning.
+        """
         with self._client() as client:
             obj = client.find_vm(vm.id)
-            snapshot = None
-            if snapshot_name:
-                found = snapshots.named(obj, snapshot_name)
-                if not found:
-                    raise ProviderError(f"VM {obj.name} has no snapshot {snapshot_name!r}")
-                snapshot = found[-1]
-            return cbt.changed_areas(client, obj, int(disk.id), disk.size_bytes, change_id, snapshot)
+            if cbt.enable(client, obj):
+                return ChangedAreas(change_id="", full=True)
+            key = int(disk.id)
+            if obj.runtime.powerState == "poweredOff":
+                return cbt.areas_since(client, obj, key, disk.size_bytes, since)
+            name = f"{snapshots.snapshot_name(ctx.migration_id)}-cbt"
+            with snapshots.frozen(client, obj, name, f"Coriolis changed areas {ctx.migration_id}") as snap:
+                return cbt.areas_since(client, obj, key, disk.size_bytes, since, snap)
 
     def export_disk(self, vm: VmInfo, disk: DiskInfo, ctx: MigrationContext, reporter: Reporter) -> DiskRef:
         """Copy a disk into ``ctx.staging_dir``: through snapshot ``coriolis-<migration>``, or cold.
 
-        The snapshot is removed afterwards whatever happens (failure, ``Cancelled``); a partly
-        copied file is removed too.
+        A template (no snapshot possible) has its base disks read directly. The data comes through
+        an NFC export lease or the datastore file interface (the ``disk_transport`` option). The
+        snapshot is removed afterwards whatever happens (failure, ``Cancelled``); a partly copied
+        file is removed too, and a lease is always completed or aborted.
         """
         staging = Path(ctx.staging_dir)
         staging.mkdir(parents=True, exist_ok=True)
@@ -251,20 +287,53 @@ class VsphereExporter:
                 raise ProviderError(f"VM {obj.name} has no disk {disk.id}")
             if self.env["enable_cbt"] and cbt.enable(client, obj):
                 reporter.info(f"changed-block tracking enabled on {obj.name}")
-            if self.env["power_off"]:
-                if obj.runtime.powerState != "poweredOff":
+            template = bool(obj.config.template)
+            if self.env["power_off"] or template:
+                if template:
+                    reporter.info(f"{obj.name} is a template: reading its base disks (no snapshot)")
+                elif obj.runtime.powerState != "poweredOff":
                     reporter.info(f"powering off {obj.name} for a cold export")
                     client.power_off(obj)
                 if getattr(current[0].backing, "parent", None) is not None:
                     raise ProviderError(f"disk {disk.id} has snapshots; delete or consolidate them first")
-                return self._read(client, obj, str(current[0].backing.fileName), disk, stem, reporter)
+                return self._transfer(client, obj, obj, str(current[0].backing.fileName), disk, stem, reporter)
             name = snapshots.snapshot_name(ctx.migration_id)
-            with snapshots.frozen(client, obj, name, f"Coriolis migration {ctx.migration_id}") as snap:
-                reporter.info(f"snapshot {name} of {obj.name} taken")
+            description = f"Coriolis migration {ctx.migration_id}"
+            with snapshots.shared_frozen(client, obj, name, description, ctx.shared, disk.id) as snap:
+                reporter.info(f"reading disk {disk.id} through snapshot {name} of {obj.name}")
                 path = snapshots.frozen_disk_file(snap, key)
-                ref = self._read(client, obj, path, disk, stem, reporter)
-            reporter.info(f"snapshot {name} of {obj.name} removed")
+                ref = self._transfer(client, obj, snap, path, disk, stem, reporter)
+            reporter.info(f"disk {disk.id} read; snapshot {name} released")
             return ref
+
+    def _transfer(
+        self, client: VsphereClient, vm: Any, entity: Any, path: str, disk: DiskInfo, stem: Path, reporter: Reporter
+    ) -> DiskRef:
+        """Read a disk through the configured transport; ``auto`` falls back to the datastore when
+        the server offers no export lease."""
+        transport = self.env["disk_transport"]
+        if transport != "datastore":
+            try:
+                return self._read_nfc(client, vm, entity, disk, stem, reporter)
+            except LeaseUnsupported as exc:
+                if transport == "nfc":
+                    raise ProviderError(f"disk_transport is nfc, but {exc}") from None
+                reporter.info(f"disk {disk.id}: {exc}; reading through the datastore instead")
+        return self._read(client, vm, path, disk, stem, reporter)
+
+    def _read_nfc(
+        self, client: VsphereClient, vm: Any, entity: Any, disk: DiskInfo, stem: Path, reporter: Reporter
+    ) -> DiskRef:
+        """Read a disk through an export lease on ``entity`` (the VM, template or snapshot) as a VMDK."""
+        staging = stem.parent
+        part = stem.with_name(f"{stem.name}.vmdk.part")
+        _record(staging, part.name, part.name.removesuffix(".part"))
+        final = nfc.read_disk(
+            client, vm, entity, int(disk.id), disk.size_bytes, part, reporter,
+            verify=lambda path: self._verifies(path, "vmdk", disk), chunk_size=self.env["chunk_size_mb"] * MIB,
+            timeout=self.env["timeout_seconds"],
+        )
+        return DiskRef(disk.id, str(final), "vmdk", disk.size_bytes)
 
     def _read(
         self, client: VsphereClient, vm: Any, path: str, disk: DiskInfo, stem: Path, reporter: Reporter

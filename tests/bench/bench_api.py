@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import signal
 import socket
@@ -14,7 +13,6 @@ import tempfile
 import time
 import traceback
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -25,7 +23,6 @@ if str(REPO) not in sys.path:
 
 from sqlalchemy import Engine, create_engine  # noqa: E402
 
-from coriolis_tasks.pipeline import QUEUES  # noqa: E402  every pool the service has
 from tests.bench import stats  # noqa: E402
 from tests.bench.api_env import (  # noqa: E402
     ACCESS_LOG_FORMAT,
@@ -34,11 +31,12 @@ from tests.bench.api_env import (  # noqa: E402
     create_database,
     drop_database,
     migration_rows,
-    scan_logs,
-    server_times,
     status_counts,
     task_rows,
 )
+from tests.bench.api_report import build_report  # noqa: E402
+from tests.bench.bench_nodes import SLOTS, compare, slots_per_queue, worker_layout  # noqa: E402
+from tests.bench.bench_nodes import render as render_nodes  # noqa: E402
 from tests.bench.load import Client, Pollers, Sample, migration_body, submit_all  # noqa: E402
 from tests.bench.procs import Fleet  # noqa: E402
 
@@ -48,7 +46,11 @@ OUT_DIR = REPO / "var" / "bench"
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--migrations", type=int, default=200, help="migrations submitted at once")
+    p.add_argument("--migrations", "--count", type=int, default=200, help="migrations submitted at once")
+    p.add_argument("--nodes", type=int, default=1,
+                   help="above 1: run with one node, then with the worker pools over N nodes, and compare")
+    p.add_argument("--node-slots", choices=SLOTS, default="split",
+                   help="pool size per node and queue: its share of the default (split) or all of it (full)")
     p.add_argument("--post-threads", type=int, default=16)
     p.add_argument("--get-threads", type=int, default=4)
     p.add_argument("--max-gets", type=int, default=3000, help="bound on the GET requests while migrations run")
@@ -88,15 +90,16 @@ def service_env(db_url: str, prefix: str, state_dir: Path, port: int, args: argp
     return env
 
 
-def start_services(fleet: Fleet, env: dict[str, str], run_id: str, ref_queue: str) -> list[str]:
-    """The API, one worker pool per queue and the reference worker; returns the worker names."""
+def start_services(fleet: Fleet, env: dict[str, str], run_id: str, ref_queue: str,
+                   layout: list[dict[str, Any]]) -> list[str]:
+    """The API, the worker pools of ``layout`` and the reference worker; returns the worker names."""
     py = sys.executable
     fleet.start("api", [py, "-m", "coriolis.cli", "api"], env)
     names = []
-    for queue in QUEUES:
-        name = f"bench-{queue}-{run_id}"
-        fleet.start(f"worker-{queue}", [py, "-m", "coriolis.cli", "worker", "-Q", queue, "-n", name], env)
-        names.append(name)
+    for w in layout:
+        size = ["-c", str(w["concurrency"])] if w["concurrency"] else []
+        fleet.start(w["key"], [py, "-m", "coriolis.cli", "worker", "-Q", w["queue"], "-n", w["name"], *size], env)
+        names.append(w["name"])
     ref_name = f"bench-ref-{run_id}"
     ref_argv = [py, "-m", "celery", "-A", "tests.bench.noop_app", "worker", "-Q", ref_queue, "-n", f"{ref_name}@%h",
                 "-c", "1", "-P", "prefork", "--loglevel", "INFO", "-E"]
@@ -235,112 +238,31 @@ def run_load(port: int, db: Engine, fleet: Fleet, project: str, args: argparse.N
             "loadavg_before": loadavg_before}
 
 
-# report ------------------------------------------------------------------------------------------
-
-
-def latency(samples: list[Sample], kind: str | None = None, server: dict[str, list[float]] | None = None
-            ) -> dict[str, Any]:
-    """Client-side figures of the ``kind`` requests, with the server-side p50/p99 from the access log."""
-    chosen = [s for s in samples if kind is None or s.kind == kind]
-    ok = [s.ms for s in chosen if 200 <= s.status < 300]
-    srv = [ms for k, values in (server or {}).items() if kind is None or k == kind for ms in values]
-    if kind is None and server:
-        srv = [ms for k, values in server.items() if k.startswith("get") for ms in values]
-    return {**stats.summary(ok), "errors": len(chosen) - len(ok),
-            "server_p50_ms": round(stats.percentile(srv, 50), 2), "server_p99_ms": round(stats.percentile(srv, 99), 2)}
-
-
-def build_report(run_id: str, args: argparse.Namespace, ref: dict[str, Any], idle: list[Sample],
-                 load: dict[str, Any], db: Engine, projects: dict[str, str], fleet: Fleet,
-                 log_dir: Path) -> dict[str, Any]:
-    posted, pollers, quiet = load["posted"], load["pollers"], load["quiet"]
-    srv = server_times(log_dir / "api.log")
-    on_load, on_quiet = srv.get("load", {}), srv.get("quiet", {})
-    migrations = migration_rows(db, projects["load"])
-    completed = [m for m in migrations if m["status"] == "COMPLETED"]
-    done = [m for m in migrations if m["finished_at"] is not None]
-    wall = ((max(m["finished_at"] for m in done) - min(m["created_at"] for m in migrations)).total_seconds()
-            if done else float("nan"))
-    e2e = [(m["finished_at"] - m["created_at"]).total_seconds() * 1000 for m in done]
-    not_completed = [f"{m['id']} {m['status']}: {m['last_error'] or ''}"[:200]
-                     for m in migrations if m["status"] != "COMPLETED"]
-    not_completed += posted.errors
-    gets = pollers.samples
-    window = max(1e-6, (pollers.ended or time.monotonic()) - pollers.started)
-    post_window = max(1e-6, posted.ended - posted.started)
-    return {
-        "run_id": run_id,
-        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "config": {
-            "migrations": args.migrations, "post_threads": args.post_threads, "get_threads": args.get_threads,
-            "max_gets": args.max_gets, "quiet_gets": args.quiet_gets, "warmup_migrations": args.warmup_migrations,
-            "idle_migrations": args.idle_migrations, "api_workers": args.api_workers,
-            "api_threads": args.api_threads, "cpus": os.cpu_count(), "queues": list(QUEUES),
-            "loadavg_before": load["loadavg_before"], "loadavg_after": [round(x, 2) for x in os.getloadavg()],
-        },
-        "load": {
-            "submitted": args.migrations, "accepted": len(posted.ids), "completed": len(completed),
-            "ok": len(completed) == args.migrations and not load["timed_out"],
-            "timed_out": load["timed_out"], "statuses": load["counts"], "not_completed": not_completed[:20],
-            "wall_s": round(wall, 2), "migrations_per_s": round(len(completed) / wall, 3) if done else 0.0,
-            "end_to_end": stats.summary(e2e),
-        },
-        "api": {
-            "post": latency(posted.samples, "post", on_load), "get_list": latency(gets, "get_list", on_load),
-            "get_one": latency(gets, "get_one", on_load), "get_all": latency(gets, None, on_load),
-            "idle_post": latency(idle, "post", srv.get("idle", {})),
-            "get_throughput_rps": round(len(gets) / window, 1), "get_window_s": round(window, 1),
-            "post_throughput_rps": round(len(posted.samples) / post_window, 1),
-            "get_errors": pollers.errors[:10],
-            "quiet": {
-                "get_list": latency(quiet.samples, "get_list", on_quiet),
-                "get_one": latency(quiet.samples, "get_one", on_quiet),
-                "get_all": latency(quiet.samples, None, on_quiet),
-                "get_throughput_rps": round(len(quiet.samples) / max(1e-6, quiet.ended - quiet.started), 1),
-            },
-            "client_cpu_s": round(sum(resource.getrusage(resource.RUSAGE_SELF)[:2]), 1),
-        },
-        "reference": ref,
-        "dispatch": {
-            "idle": stats.dispatch_gaps(task_rows(db, projects["idle"])) if idle else {},
-            "load": stats.dispatch_gaps(task_rows(db, projects["load"])),
-        },
-        "goals": {"api_p99_ms": stats.API_P99_GOAL_MS, "overhead_ms_per_task": stats.OVERHEAD_GOAL_MS},
-        "memory": fleet.memory_report(),
-        "memory_samples": fleet.samples,
-        "logs": scan_logs(log_dir),
-    }
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    run_id = uuid.uuid4().hex[:8]
-    prefix = f"bench{run_id}-"
-    ref_queue = f"{prefix}ref"
-    os.environ["CORIOLIS_BENCH_BROKER_URL"] = REDIS_URL
-    os.environ["CORIOLIS_BENCH_REF_QUEUE"] = ref_queue
+def run_variant(args: argparse.Namespace, nodes: int, log_dir: Path, ref_queue: str) -> dict[str, Any]:
+    """One whole benchmark (its own database, queues and services) with the pools over ``nodes``."""
     from tests.bench.noop_app import app
 
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
+    run_id = uuid.uuid4().hex[:8]
+    prefix = f"bench{run_id}-"
     tmp = Path(tempfile.mkdtemp(prefix=f"coriolis-bench-{run_id}-"))
-    log_dir = OUT_DIR / "logs"
     shutil.rmtree(log_dir, ignore_errors=True)
     log_dir.mkdir(parents=True)
     storage_dir = str(tmp / "destination")
     projects = {name: f"bench-{name}-{run_id}" for name in ("warmup", "idle", "load")}
     db_name = f"coriolis_bench_{run_id}"
+    layout = worker_layout(nodes, run_id, args.node_slots)
     fleet = Fleet(log_dir, REPO)
     db: Engine | None = None
     ids: list[str] = []
     task_ids: list[str] = []
-    code = 1
     try:
         db_url = create_database(db_name)
         db = create_engine(db_url, pool_size=2)
         port = free_port()
-        print(f"bench {run_id}: database {db_name}, Redis {REDIS_URL} prefix {prefix}, API port {port}", flush=True)
-        names = start_services(fleet, service_env(db_url, prefix, tmp / "state", port, args), run_id, ref_queue)
+        print(f"bench {run_id} ({nodes} node{'s' if nodes > 1 else ''}): database {db_name}, Redis {REDIS_URL} "
+              f"prefix {prefix}, API port {port}", flush=True)
+        names = start_services(fleet, service_env(db_url, prefix, tmp / "state", port, args), run_id, ref_queue,
+                               layout)
         fleet.start_sampling()
         wait_health(fleet, port)
         wait_workers(fleet, app, names)
@@ -356,18 +278,8 @@ def main(argv: list[str] | None = None) -> int:
         fleet.stop_sampling()
         fleet.sample()
         report = build_report(run_id, args, ref, idle, load, db, projects, fleet, log_dir)
-        OUT_DIR.mkdir(parents=True, exist_ok=True)
-        (OUT_DIR / "bench_api.json").write_text(json.dumps(report, indent=2, default=str))
-        print()
-        print(stats.render(report))
-        print(f"\nJSON report: {OUT_DIR / 'bench_api.json'}")
-        code = 0 if report["load"]["ok"] else 1
-    except KeyboardInterrupt:
-        print("\ninterrupted; stopping services", file=sys.stderr)
-        code = 130
-    except Exception:
-        print("\nbenchmark failed:", file=sys.stderr)
-        traceback.print_exc()
+        report["config"].update(nodes=nodes, node_slots=args.node_slots, slots_per_queue=slots_per_queue(layout))
+        return report
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip the cleanup
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -387,7 +299,51 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:
                 print(f"cleanup ({step}): {type(exc).__name__}: {exc}", file=sys.stderr)
         shutil.rmtree(tmp, ignore_errors=True)
-    return code
+        signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    ref_queue = f"bench{uuid.uuid4().hex[:8]}-ref"  # the reference app reads its queue once, at its import
+    os.environ["CORIOLIS_BENCH_BROKER_URL"] = REDIS_URL
+    os.environ["CORIOLIS_BENCH_REF_QUEUE"] = ref_queue
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    try:
+        if args.nodes <= 1:
+            report = run_variant(args, 1, OUT_DIR / "logs", ref_queue)
+            (OUT_DIR / "bench_api.json").write_text(json.dumps(report, indent=2, default=str))
+            print()
+            print(stats.render(report))
+            print(f"\nJSON report: {OUT_DIR / 'bench_api.json'}")
+            return 0 if report["load"]["ok"] else 1
+        reports = [run_variant(args, n, OUT_DIR / f"logs-{n}-node", ref_queue) for n in (1, args.nodes)]
+        comparison = compare(reports[0], reports[1], args.nodes)
+        path = OUT_DIR / "bench_api_nodes.json"
+        path.write_text(json.dumps({"comparison": comparison, "one_node": reports[0],
+                                    f"{args.nodes}_nodes": reports[1]}, indent=2, default=str))
+        for report in reports:
+            print()
+            print(f"=== {report['config']['nodes']} node(s) ===")
+            print(stats.render(report))
+        print()
+        print(render_nodes(comparison))
+        print(f"\nJSON report: {path}")
+        return 0 if all(r["load"]["ok"] for r in reports) else 1
+    except KeyboardInterrupt:
+        print("\ninterrupted; services stopped", file=sys.stderr)
+        return 130
+    except Exception:
+        print("\nbenchmark failed:", file=sys.stderr)
+        traceback.print_exc()
+        return 1
+    finally:
+        try:
+            cleanup_redis(ref_queue, [], [])
+        except Exception as exc:
+            print(f"cleanup (reference queue): {type(exc).__name__}: {exc}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -59,6 +59,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="cold: evict the source and replica files from the page cache before each measured sync")
     p.add_argument("--tmp-dir", type=Path, default=OUT_DIR, help="where the disks go (needs ~5x --data-gib free)")
     p.add_argument("--timeout", type=float, default=600, help="seconds allowed for one execution")
+    p.add_argument("--sources", default="vmx,kvm",
+                   help="vmx (always run, the reference) and kvm: a libvirt domain whose qcow2 disk tracks "
+                        "changes in a persistent dirty bitmap (the changes are written through qemu-io)")
     return p.parse_args(argv)
 
 
@@ -220,6 +223,58 @@ def verify(label: str, disk: td.SourceDisk, service: dict[str, Any], bare_dir: P
     return f"{label}: service and bare replicas match the source ({source[:16]})"
 
 
+# the kvm source: a qcow2 disk with a persistent dirty bitmap -----------------------------------------
+
+
+def run_kvm(args: argparse.Namespace, tmp: Path, client: Client, fleet: Fleet, project: str, export_pgid: int,
+            space: Space, size: int, data: int) -> dict[str, Any]:
+    """Two executions from a kvm domain (qcow2, same data layout and change count): wall time, bytes, ratio."""
+    rng = random.Random(args.seed + 1)
+    domains, storage = tmp / "domains", tmp / "kvm-from-qcow2"
+    domains.mkdir()
+    flat = tmp / "kvm-seed.raw"
+    with open(flat, "wb") as fh:
+        fh.truncate(size)
+    pieces = td.plan_pieces(size, data, rng)
+    td.write_pieces(flat, pieces, rng)
+    image = domains / f"{VM}.qcow2"
+    convert(flat, "raw", image, "qcow2")
+    flat.unlink()
+    (domains / f"{VM}.xml").write_text(td.KVM_DOMAIN.format(name=VM, path=image))
+    ids = []
+    for name, info in (("libvirt", {"domains_dir": str(domains)}), ("kvm-bitmap-dst", {"storage_dir": str(storage)})):
+        body = {"endpoint": {"name": name, "type": "kvm", "connection_info": info}}
+        ids.append(_ok(*client.request("POST", f"/v1/{project}/endpoints", body)[:2], 201, f"endpoint {name}")
+                   ["endpoint"]["id"])
+    body = {"transfer": {"origin_endpoint_id": ids[0], "destination_endpoint_id": ids[1], "instances": [VM]}}
+    transfer = str(_ok(*client.request("POST", f"/v1/{project}/transfers", body)[:2], 201, "transfer")
+                   ["transfer"]["id"])
+    out: dict[str, Any] = {"changes": 0, "changed_bytes": 0}
+    for n in (1, 2):
+        if n == 2:
+            changes = td.pick_changes(pieces, round(data * args.change_pct / 100 / td.CHUNK), rng)
+            out["changes"], out["changed_bytes"] = len(changes), td.qemu_io_changes(image, changes)
+        if args.cache == "cold":
+            td.drop_cache([image, storage])
+        print(f"kvm (qcow2 + bitmap) execution {n} through the service ...", flush=True)
+        result = run_execution(client, fleet, project, transfer, export_pgid, args.timeout, space)
+        out[f"execution_{n}"] = result
+        print(f"  {result['wall_s']:.1f} s ({result['result'].get('method')})", flush=True)
+    source = checksum(image, "qcow2")
+    if out["execution_2"]["result"]["checksum"] != source or checksum(
+            Path(out["execution_2"]["result"]["path"]), "raw") != source:
+        raise RuntimeError("kvm: the replica differs from the qcow2 source")
+    e1, e2 = out["execution_1"], out["execution_2"]
+    out["ratios"] = {
+        "second_first_wall": round(tr.ratio(e2["wall_s"], e1["wall_s"]), 4),
+        "second_first_task": round(tr.ratio(e2["task_s"], e1["task_s"]), 4),
+        "read_vs_changed": round(tr.ratio(e2["result"]["bytes_read"], out["changed_bytes"]), 4),
+        "written_vs_changed": round(tr.ratio(e2["result"]["bytes_written"], out["changed_bytes"]), 4),
+    }
+    out["verify"] = f"kvm: replica matches the qcow2 source ({source[:16]})"
+    return out
+
+
 # the run -----------------------------------------------------------------------------------------
 
 
@@ -266,6 +321,11 @@ def run(args: argparse.Namespace, tmp: Path, fleet: Fleet, db_url: str, prefix: 
         print(f"  {bare[f'sync_{n}']['wall_s']:.1f} s; the stage's pieces alone, then the checksums ...", flush=True)
         bare[f"pieces_{n}"] = time_pieces(disk, scratch, cold, space)
         checks.append(verify(f"after sync {n}", disk, service[f"execution_{n}"], bare_dir))
+    kvm = None
+    if "kvm" in args.sources.split(","):
+        shutil.rmtree(bare_dir, ignore_errors=True)  # room for the kvm disks
+        kvm = run_kvm(args, tmp, client, fleet, project, export_pgid, space, size, data)
+        checks.append(kvm.pop("verify"))
     client.close()
     report = {
         "run_id": run_id,
@@ -281,6 +341,7 @@ def run(args: argparse.Namespace, tmp: Path, fleet: Fleet, db_url: str, prefix: 
         "prepare": {"write_s": round(prepare_s, 3)},
         "service": service,
         "bare": bare,
+        "kvm_bitmap": kvm,
         "verify": checks,
         "peak_temp_bytes": space.peak,
     }

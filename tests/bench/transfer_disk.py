@@ -27,6 +27,27 @@ ethernet0.address = "00:50:56:0a:0b:0c"
 """
 
 
+KVM_DOMAIN = """<domain type='kvm'>
+  <name>{name}</name>
+  <memory unit='KiB'>524288</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='{path}'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <interface type='network'>
+      <mac address='52:54:00:0a:0b:0c'/>
+      <source network='default'/>
+      <model type='virtio'/>
+    </interface>
+  </devices>
+</domain>
+"""
+
+
 @dataclass(frozen=True)
 class SourceDisk:
     """A VMX folder's disk: the descriptor qemu reads and the flat extent holding the guest bytes."""
@@ -110,6 +131,15 @@ def write_changes(flat: Path, indexes: list[int]) -> int:
         os.fsync(fd)
     finally:
         os.close(fd)
+    return len(set(indexes)) * CHUNK
+
+
+def qemu_io_changes(image: Path, indexes: list[int]) -> int:
+    """Overwrite each chunk of a qcow2 image through one qemu-io run (so its enabled bitmaps record them)."""
+    args = ["qemu-io", "-f", "qcow2"]
+    for n, index in enumerate(indexes):
+        args += ["-c", f"write -P {n % 255 + 1} {index * CHUNK} {CHUNK}"]
+    subprocess.run([*args, str(image)], check=True, capture_output=True)
     return len(set(indexes)) * CHUNK
 
 

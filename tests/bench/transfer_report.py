@@ -186,6 +186,19 @@ def render(report: dict[str, Any]) -> str:
     dom = report["dominant_second_execution"]
     if dom["part"]:
         out.append(f"  execution 2 is dominated by {dom['part']}: {dom['seconds']:.1f} s of {dom['of_wall_s']:.1f} s")
+    kvm = report.get("kvm_bitmap")
+    if kvm:
+        out.append("")
+        out.append(f"kvm source, qcow2 with a persistent dirty bitmap ({kvm['changes']} changes through qemu-io = "
+                   f"{_mib(kvm['changed_bytes']):.1f} MiB)")
+        rows = [[f"execution {n}", kvm[f"execution_{n}"]["wall_s"], kvm[f"execution_{n}"]["task_s"],
+                 kvm[f"execution_{n}"]["result"].get("method"), _mib(kvm[f"execution_{n}"]["result"]["bytes_read"]),
+                 _mib(kvm[f"execution_{n}"]["result"]["bytes_written"])] for n in (1, 2)]
+        out.extend("  " + line for line in _table(["", "wall s", "task s", "method", "read MiB", "written MiB"], rows))
+        kr = kvm["ratios"]
+        out.append(f"  second/first: {kr['second_first_wall']:.1%} wall (task alone {kr['second_first_task']:.1%})  "
+                   f"{verdict(kr['second_first_wall'], SECOND_SYNC_GOAL)};  read/changed {kr['read_vs_changed']:.2f}x, "
+                   f"written/changed {kr['written_vs_changed']:.2f}x  {verdict(kr['written_vs_changed'], WRITE_GOAL)}")
     out.append("")
     out.append(f"Checks: {report['verify']}")
     out.append(f"Peak temporary space: {report['peak_temp_bytes'] / (1 << 30):.2f} GiB allocated")

@@ -135,3 +135,76 @@ def test_the_sync_digest_is_the_content_checksum(tmp_path, size):
     stats = sync.sync(path, tmp_path / "rep", "d0", chunk_size=CHUNK)
     assert stats.checksum == checksum(path, "raw")
     assert sync.sync(path, tmp_path / "rep", "d0", chunk_size=CHUNK).checksum == stats.checksum
+
+
+def _pieces(path: Path, areas: list[tuple[int, int]]):
+    with open(path, "rb") as fh:
+        for offset, length in areas:
+            fh.seek(offset)
+            data = fh.read(length)
+            yield offset, data + bytes(length - len(data))
+
+
+@pytest.mark.parametrize("size", [48 * CHUNK, 3 * (1 << 20) + 512 * 7, 5 * (1 << 20) + 1000])
+def test_an_area_sync_reads_only_the_areas_and_keeps_hashes_and_checksum_right(tmp_path, size):
+    from conversion import checksum
+
+    src = tmp_path / "src.raw"
+    with open(src, "wb") as fh:
+        fh.truncate(size)
+        for offset in range(0, size, 5 * CHUNK):
+            fh.seek(offset)
+            fh.write(os.urandom(min(CHUNK, size - offset)))
+    first = sync.sync(src, tmp_path / "rep", "d0", change_id="c1")
+    assert sync.read_state(tmp_path / "rep", "d0")["change_id"] == "c1"
+    assert first.change_id == "c1"
+    # the source changes: new data in one area (unaligned), zeros over a data chunk, same bytes rewritten
+    changes = [(CHUNK + 100, 3000), (5 * CHUNK, CHUNK), (10 * CHUNK, CHUNK), (size - 10, 10)]
+    with open(src, "r+b") as fh:
+        fh.seek(CHUNK + 100)
+        fh.write(os.urandom(3000))
+        fh.seek(5 * CHUNK)
+        fh.write(bytes(CHUNK))
+        fh.seek(size - 10)
+        fh.write(b"0123456789")
+    areas = sync.align(changes, size)
+    assert areas[0] == (CHUNK, CHUNK)
+    stats = sync.sync_areas(_pieces(src, areas), tmp_path / "rep", "d0", size, "c2", areas=len(changes))
+    assert not stats.full and stats.generation == 2 and stats.change_id == "c2" and stats.areas == 4
+    assert stats.bytes_read == sum(length for _o, length in areas)
+    # chunk 10 was read but held the same bytes: not written; chunk 5 was zeroed
+    assert stats.chunks_written == 3
+    assert _digest(tmp_path / "rep" / "d0.raw") == _digest(src)
+    assert stats.checksum == checksum(src, "raw") == sync.read_state(tmp_path / "rep", "d0")["checksum"]
+    assert stats.checksum_bytes_read <= 3 * (1 << 20)
+    # the hash map stayed consistent: a full compare afterwards finds nothing to write
+    again = sync.sync(src, tmp_path / "rep", "d0", change_id="c3")
+    assert again.chunks_written == 0 and again.checksum == stats.checksum
+
+
+def test_an_area_sync_needs_a_committed_replica_of_the_same_size(tmp_path):
+    src = _image(tmp_path / "src.raw", 16 * CHUNK, {0: b"a"})
+    with pytest.raises(sync.FullSyncNeeded):
+        sync.sync_areas(iter([]), tmp_path / "rep", "d0", 16 * CHUNK, "c1")
+    sync.sync(src, tmp_path / "rep", "d0")
+    with pytest.raises(sync.FullSyncNeeded):
+        sync.sync_areas(iter([]), tmp_path / "rep", "d0", 32 * CHUNK, "c1")
+    (tmp_path / "rep" / "d0.sums").unlink()  # a replica synced before sums existed
+    with pytest.raises(sync.FullSyncNeeded):
+        sync.sync_areas(iter([]), tmp_path / "rep", "d0", 16 * CHUNK, "c1")
+
+
+def test_an_area_sync_stopped_before_commit_keeps_the_previous_generation_and_change_id(tmp_path):
+    src = _image(tmp_path / "src.raw", 32 * CHUNK, {1: b"a", 2: b"b"})
+    sync.sync(src, tmp_path / "rep", "d0", change_id="c1")
+    before = _digest(tmp_path / "rep" / "d0.raw")
+    _image(src, 32 * CHUNK, {1: b"Z", 2: b"Y"})
+
+    def stop(done, total):
+        raise RuntimeError("cancelled")
+
+    with pytest.raises(RuntimeError):
+        sync.sync_areas(_pieces(src, [(CHUNK, 2 * CHUNK)]), tmp_path / "rep", "d0", 32 * CHUNK, "c2", progress=stop)
+    assert _digest(tmp_path / "rep" / "d0.raw") == before
+    sync.recover(tmp_path / "rep", "d0")
+    assert sync.read_state(tmp_path / "rep", "d0")["change_id"] == "c1"

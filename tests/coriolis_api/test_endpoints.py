@@ -84,3 +84,27 @@ def test_endpoint_paths_reject_garbage(client, project):
     eid = _create(client, project).get_json()["endpoint"]["id"]
     assert client.post(f"/v1/{project}/endpoints/{eid}/actions", json={"reboot": None}).status_code == 400
     assert client.get(f"/v1/{project}/endpoints/{eid}/instances?limit=0").status_code == 400
+
+
+def test_networks_and_storage_routes_check_the_endpoint_and_env_before_asking_a_worker(client, project, monkeypatch):
+    asked = []
+
+    def fake_worker(task_name, *args):
+        asked.append((task_name, args))
+        return [{"id": "n1", "name": "n1"}]
+
+    monkeypatch.setattr("coriolis_api.resources.endpoints.service.ask_worker", fake_worker)
+    for path in ("networks", "storage"):
+        assert client.get(f"/v1/{project}/endpoints/{uuid.uuid4()}/{path}").status_code == 404
+    eid = _create(client, project).get_json()["endpoint"]["id"]
+    assert client.get(f"/v1/{project}-b/endpoints/{eid}/networks").status_code == 404
+    for bad in ("[1]", "{nope", "%%%", '{"a": NaN}', "WzFd", "{\"a\":" + "[" * 50000):  # WzFd: base64 of [1]
+        resp = client.get(f"/v1/{project}/endpoints/{eid}/storage", query_string={"env": bad})
+        assert resp.status_code == 400 and resp.get_json()["error"]["fault"] == "badRequest", bad
+    assert asked == []
+    resp = client.get(f"/v1/{project}/endpoints/{eid}/networks", query_string={"env": '{"k": 1}'})
+    assert resp.get_json() == {"networks": [{"id": "n1", "name": "n1"}]}
+    resp = client.get(f"/v1/{project}/endpoints/{eid}/storage")
+    assert resp.get_json() == {"storage": {"storage_backends": [{"id": "n1", "name": "n1"}], "config_default": None}}
+    assert asked == [("coriolis.control.list_networks", (eid, {"k": 1})),
+                     ("coriolis.control.list_storage", (eid, None))]

@@ -152,3 +152,30 @@ def test_creation_dispatches_the_planning_once(client, project, dispatched):
     assert dispatched == [migration["id"]]
     _post(client, project, {"migration": {}})
     assert dispatched == [migration["id"]]
+
+
+def _openstack_migration(network_map: dict, **storage) -> dict:
+    body = stub_migration(["vm-1"])
+    body["migration"]["destination"] = {
+        "type": "openstack", "target_environment": {"flavor_name": "m1.small"},
+        "connection_info": {"auth_url": "http://203.0.113.5:5000/v3", "username": "u", "password": "p",
+                            "project_name": "demo"}}
+    body["migration"]["network_map"] = network_map
+    if storage:
+        body["migration"]["storage_mappings"] = storage
+    return body
+
+
+def test_network_map_objects_reach_the_destination_and_bad_ones_are_400(client, project):
+    new_net = {"create": True, "cidr": "10.1.2.0/24", "vlan_id": 12}
+    resp = _post(client, project, _openstack_migration(
+        {"VM Network": "prod", "DC0_DVPG0": new_net}, backend_mappings=[{"source": "LocalDS_0", "destination": "ssd"}]))
+    assert resp.status_code == 202, resp.get_json()
+    env = resp.get_json()["migration"]["destination_environment"]
+    assert env["network_map"] == {"VM Network": "prod", "DC0_DVPG0": new_net}
+    assert env["storage_mappings"]["backend_mappings"] == [{"source": "LocalDS_0", "destination": "ssd"}]
+    for value, needle in (({"create": True, "cidr": "10.1.2.0/33"}, "cidr"), (7, "network name or id"),
+                          ({"create": True, "cidr": "10.1.2.0/24", "gateway_ip": "10.9.9.9"}, "gateway_ip")):
+        resp = _post(client, project, _openstack_migration({"VM Network": value}))
+        assert resp.status_code == 400, (value, resp.get_json())
+        assert resp.get_json()["error"]["fault"] == "badRequest" and needle in resp.get_json()["error"]["message"]

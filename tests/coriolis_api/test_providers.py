@@ -7,7 +7,8 @@ def test_providers_list_their_abilities(client, project):
     providers = client.get(f"/v1/{project}/providers").get_json()["providers"]
     assert providers["stub"]["types"] == ["source", "destination"] and providers["stub"]["stub"] is True
     assert providers["ova"]["types"] == ["source"]
-    assert providers["kvm"]["types"] == ["destination"]
+    assert providers["kvm"]["types"] == ["source", "destination"]
+    assert providers["openstack"]["types"] == ["destination"]
 
 
 def test_provider_schemas_are_json_schemas_of_the_marshmallow_ones(client, project):
@@ -23,7 +24,7 @@ def test_provider_schemas_are_json_schemas_of_the_marshmallow_ones(client, proje
 def test_unknown_providers_and_kinds_are_404(client, project):
     assert client.get(f"/v1/{project}/providers/nope/schemas/connection").status_code == 404
     assert client.get(f"/v1/{project}/providers/stub/schemas/nonsense").status_code == 404
-    resp = client.get(f"/v1/{project}/providers/kvm/schemas/source")
+    resp = client.get(f"/v1/{project}/providers/openstack/schemas/source")
     assert resp.status_code == 404 and "cannot be a source" in resp.get_json()["error"]["message"]
 
 

@@ -37,7 +37,7 @@ def api_url(workers) -> Iterator[str]:
         try:
             if requests.get(f"{url}/health", timeout=2).status_code == 200:
                 break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # a loaded host boots the gunicorn worker late
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()

@@ -75,3 +75,28 @@ def test_provider_commands(cli_env):
     schema = run_json(cli_env, "provider", "schema", "stub", "destination")
     assert "fail_boot" in schema["properties"]
     assert "404" in run(cli_env, "provider", "schema", "nosuch", "source", code=1).stderr
+
+
+def test_endpoint_networks_and_storage(cli_env, tmp_path):
+    info = tmp_path / "conn.json"
+    info.write_text(json.dumps({"networks": ["prod", "dmz"], "storage_backends": ["fast", "slow"]}))
+    run(cli_env, "endpoint", "create", "--name", "lab", "--type", "stub", "--connection-info-file", str(info))
+    nets = run_json(cli_env, "endpoint", "networks", "lab")
+    assert [(n["name"], n["type"]) for n in nets] == [("prod", "stub"), ("dmz", "stub")]
+    table = run(cli_env, "endpoint", "networks", "lab").stdout
+    assert "prod" in table and "vlan_id" in table
+    backends = run_json(cli_env, "endpoint", "storage", "lab", "--env", '{"disk_size_mb": 8}')
+    assert [b["id"] for b in backends] == ["fast", "slow"] and backends[0]["capacity_bytes"] > 0
+    bad = run(cli_env, "endpoint", "storage", "lab", "--env", '{"disks": 99}', code=1)
+    assert "400 badRequest" in bad.stderr and "disks" in bad.stderr
+    assert "--env must be a JSON object" in run(cli_env, "endpoint", "networks", "lab", "--env", "[]", code=2).stderr
+
+
+def test_client_networks_and_storage(api_url, project):
+    from coriolis_client.client import Client
+
+    client = Client(api_url, project)
+    endpoint = client.endpoints.create("lib", "stub", {"networks": ["n1"]})
+    assert [n["id"] for n in client.endpoints.networks(endpoint["id"])] == ["n1"]
+    storage = client.endpoints.storage(endpoint["id"], env={"disks": 2})
+    assert storage["config_default"] is None and [b["id"] for b in storage["storage_backends"]] == ["stub-storage"]

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -105,8 +106,15 @@ class HttpClient:
 class Fleet:
     """Named worker nodes (one process each), optionally beat and the API, on a private prefix."""
 
-    def __init__(self, name: str, database_url: str, nodes: dict[str, tuple[str, int]], env: dict[str, str]):
-        """``nodes``: node name -> (comma list of queues, concurrency); ``env``: extra settings."""
+    def __init__(
+        self, name: str, database_url: str, nodes: dict[str, tuple[str, int]], env: dict[str, str],
+        supervise: bool = False,
+    ):
+        """``nodes``: node name -> (comma list of queues, concurrency); ``env``: extra settings.
+
+        ``supervise``: a node or beat process that exits on its own is started again after
+        ``RESTART_SECONDS``, as deploy/systemd (``Restart=on-failure``) and ``coriolis all-in-one`` do.
+        """
         self.name = name
         self.dir = STATE_DIR / f"fleet-{name}"
         self.dir.mkdir(exist_ok=True)
@@ -122,8 +130,32 @@ class Fleet:
         self.nodes = nodes
         self.procs: dict[str, subprocess.Popen] = {}
         self.api: HttpClient | None = None
+        self.restarts: list[str] = []
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
         for node in nodes:
             self.start_node(node)
+        if supervise:
+            threading.Thread(target=self._supervise, name=f"fleet-{name}-supervisor", daemon=True).start()
+
+    RESTART_SECONDS = 1.0
+
+    def _supervise(self) -> None:
+        while not self._stopping.wait(0.5):
+            for key, proc in list(self.procs.items()):
+                if key == "api" or proc.poll() is None or self._stopping.is_set():
+                    continue
+                time.sleep(self.RESTART_SECONDS)
+                with self._lock:
+                    if self._stopping.is_set() or self.procs.get(key) is not proc:
+                        continue
+                    with open(self.dir / f"{key}.log", "ab") as log:
+                        log.write(f"--- fleet: {key} exited with {proc.returncode}; restarting it ---\n".encode())
+                    self.restarts.append(key)
+                    if key == "beat":
+                        self.start_beat()
+                    else:
+                        self.start_node(key)
 
     def node_name(self, node: str) -> str:
         return f"{node}-{RUN_ID}@{socket.gethostname()}"
@@ -187,12 +219,15 @@ class Fleet:
         raise RuntimeError(f"nodes not ready: {wanted - seen}; logs in {self.dir}")
 
     def kill_node(self, node: str) -> None:
-        """SIGKILL a node's main process and its pool children."""
+        """SIGKILL a node's main process and its pool children (a supervised fleet starts it again)."""
         proc = self.procs[node]
         kill_tree(proc.pid)
         proc.wait(10)
 
     def stop(self) -> None:
+        self._stopping.set()
+        with self._lock:  # a restart under way ends first; none starts after this
+            pass
         for proc in self.procs.values():
             if proc.poll() is None:
                 proc.terminate()

@@ -46,3 +46,43 @@ def test_one_instance_in_full_and_a_missing_one(live_client, endpoint):
     assert instance["name"] == "vm-03" and instance["devices"]["disks"][0]["size_bytes"] == 16 << 20
     resp = live_client.get(f"/v1/{project}/endpoints/{eid}/instances/ghost")
     assert resp.status_code == 404 and "not found" in resp.get_json()["error"]["message"]
+
+
+def test_networks_and_storage_of_an_endpoint(live_client, endpoint):
+    project, eid, _ = endpoint
+    resp = live_client.get(f"/v1/{project}/endpoints/{eid}/networks")
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.get_json() == {"networks": [{"id": "stub-net", "name": "stub-net", "type": "stub", "vlan_id": None}]}
+    resp = live_client.get(f"/v1/{project}/endpoints/{eid}/storage")
+    assert resp.status_code == 200, resp.get_json()
+    storage = resp.get_json()["storage"]
+    assert storage["config_default"] is None
+    assert [(b["id"], b["name"]) for b in storage["storage_backends"]] == [("stub-storage", "stub-storage")]
+    assert storage["storage_backends"][0]["free_bytes"] <= storage["storage_backends"][0]["capacity_bytes"]
+
+
+def test_env_is_json_or_base64_json_and_reaches_the_provider(live_client, endpoint):
+    import base64
+    import json
+
+    project, eid, _ = endpoint
+    env = {"disk_size_mb": 32}
+    for value in (json.dumps(env), base64.b64encode(json.dumps(env).encode()).decode()):
+        resp = live_client.get(f"/v1/{project}/endpoints/{eid}/networks", query_string={"env": value})
+        assert resp.status_code == 200, resp.get_json()
+    # the stub source validates its environment: a bad option is the caller's error
+    resp = live_client.get(f"/v1/{project}/endpoints/{eid}/storage", query_string={"env": '{"disks": 99}'})
+    assert resp.status_code == 400 and "disks" in resp.get_json()["error"]["message"]
+
+
+def test_a_provider_without_the_ability_is_a_400(live_client, tmp_path):
+    project = f"inv-{uuid.uuid4().hex[:8]}"
+    body = {"endpoint": {"name": "ovas", "type": "ova", "connection_info": {"path": str(tmp_path)}}}
+    resp = live_client.post(f"/v1/{project}/endpoints", json=body)
+    assert resp.status_code == 201, resp.get_json()
+    eid = resp.get_json()["endpoint"]["id"]
+    for path in ("networks", "storage"):
+        resp = live_client.get(f"/v1/{project}/endpoints/{eid}/{path}")
+        assert resp.status_code == 400, resp.get_json()
+        error = resp.get_json()["error"]
+        assert error["fault"] == "badRequest" and "cannot list networks and storage" in error["message"]

@@ -48,15 +48,16 @@ def test_flower_answers_and_names_tasks_by_migration_and_instance(live_client, w
         assert migration["status"] == "COMPLETED", migration["last_error"]
         export = next(t for t in migration["tasks"] if t["task_type"] == "EXPORT_DISK")
         wanted = f"export mig={mid[:8]} vm=web-1 disk={export['disk_id']}"
+        stages = {"export", "convert", "morph", "import", "boot", "finalize"}
         deadline = time.monotonic() + 30
-        while True:
+        while True:  # Flower learns of tasks from worker events, which may trail the API under load
             tasks = requests.get(f"{base}/api/tasks", timeout=10).json()
-            if export["id"] in tasks and tasks[export["id"]]["name"] == wanted:
+            names = {t["name"] for t in tasks.values() if f"mig={mid[:8]}" in (t["name"] or "")}
+            named = export["id"] in tasks and tasks[export["id"]]["name"] == wanted
+            if named and {n.split()[0] for n in names} >= stages:
                 break
-            assert time.monotonic() < deadline, (wanted, tasks.get(export["id"]))
+            assert time.monotonic() < deadline, (wanted, tasks.get(export["id"]), sorted(names))
             time.sleep(0.5)
-        names = {t["name"] for t in tasks.values() if f"mig={mid[:8]}" in (t["name"] or "")}
-        assert {n.split()[0] for n in names} >= {"export", "convert", "morph", "import", "boot", "finalize"}
         workers_seen = requests.get(f"{base}/api/workers", params={"refresh": "1"}, timeout=30).json()
         assert any(name.startswith("export-") for name in workers_seen)
     finally:

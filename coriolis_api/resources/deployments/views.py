@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from coriolis.database.models import Migration, Transfer
 from coriolis.statuses import MigrationStatus
+from coriolis_api.auth import caller_identity
 from coriolis_api.context import current
 from coriolis_api.resources.deployments import schemas
 from coriolis_api.resources.endpoints.service import ask_worker
@@ -43,7 +44,13 @@ class Deployments(MethodView):
         """List deployments (paginated)."""
         with db_session() as s:
             rows = runs.list_(s, current(project_id, "deployment:list"), args, settings(), False, KIND)
-            return {"deployments": [present(s, r, False) for r in rows]}
+            # one query loads every transfer of the page (held here: the session keeps weak references),
+            # so that present's session.get finds each in the session
+            ids = {r.transfer_id for r in rows if r.transfer_id}
+            loaded = s.scalars(select(Transfer).where(Transfer.id.in_(ids))).all() if ids else []
+            data = [present(s, r, False) for r in rows]
+            del loaded
+            return {"deployments": data}
 
     @blp.arguments(schemas.DeploymentCreateSchema)
     @blp.response(202, schemas.DeploymentResponse)
@@ -70,7 +77,8 @@ class Deployments(MethodView):
                 run = transfers.new_run(s, transfer, KIND, ctx.user_id, options)
             except transfers.RunConflict as exc:
                 abort(409, message=str(exc))
-            s.commit()
+            with caller_identity.delegation(s, ctx, run):
+                s.commit()
             data = present(s, run, False)
         control.submit(run.id)
         return {"deployment": data}

@@ -71,6 +71,27 @@ class InstanceResponse(Schema):
     instance = fields.Dict()
 
 
+class InventoryArgs(Schema):
+    env = fields.String(
+        load_default=None, validate=validate.Length(min=1, max=65536),
+        metadata={"description": "provider environment options: a JSON object, or it base64-encoded (as "
+                                 "upstream clients send it)"},
+    )
+
+
+class NetworkListResponse(Schema):
+    networks = fields.List(fields.Dict())
+
+
+class StorageOut(Schema):
+    storage_backends = fields.List(fields.Dict())
+    config_default = fields.String(allow_none=True)
+
+
+class StorageResponse(Schema):
+    storage = fields.Nested(StorageOut)
+
+
 class ValidationResponse(Schema):
     validate_connection = fields.Dict(data_key="validate-connection")
 

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from typing import Any
 
 from celery.exceptions import TimeoutError as CeleryTimeout
 from flask_smorest import abort
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
 from coriolis.config import Settings
 from coriolis.database.models import Endpoint, Migration, utcnow
 from coriolis.statuses import FINISHED_MIGRATION
 from coriolis_api.context import RequestContext
 from coriolis_api.pagination import paginate
-from coriolis_api.resources.common import check_id, provider_for, redact, validate_connection_info
+from coriolis_api.resources.common import check_id, provider_for, shown_connection_info, validate_connection_info
 from providers.registry import UnknownProvider, get_provider
 
 SORT_KEYS = ("created_at", "id", "name", "type")
@@ -42,6 +46,7 @@ def get(session, ctx: RequestContext, endpoint_id: str) -> Endpoint:
 
 def list_(session, ctx: RequestContext, args: dict, settings: Settings) -> list[Endpoint]:
     query = select(Endpoint).where(ctx.project_filter(Endpoint.project_id), Endpoint.deleted.is_(False))
+    query = query.options(defer(Endpoint.connection_info))  # responses show its plain redacted sibling
     return list(session.scalars(paginate(session, query, Endpoint, args, SORT_KEYS, settings.page_limit_max)))
 
 
@@ -105,7 +110,49 @@ def instances(endpoint: Endpoint, args: dict) -> list[dict[str, Any]]:
     return rows[: args["limit"]] if args.get("limit") else rows
 
 
+_SHOWN_COLUMNS = tuple(
+    c.name for c in Endpoint.__table__.columns if c.name not in ("connection_info", "connection_info_redacted")
+)
+
+
+def parse_env(text: str | None) -> dict[str, Any] | None:
+    """``?env=``: a JSON object, or a base64-encoded one (upstream clients encode it); 400 otherwise."""
+    if text is None:
+        return None
+    raw = text.strip()
+    if not raw.startswith("{"):
+        try:
+            padded = raw.translate(str.maketrans("-_", "+/")) + "=" * (-len(raw) % 4)
+            raw = base64.b64decode(padded, validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            abort(400, message="env must be a JSON object or a base64-encoded JSON object")
+    try:
+        value = json.loads(raw, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        abort(400, message="env must be a JSON object or a base64-encoded JSON object")
+    if not isinstance(value, dict):
+        abort(400, message="env must be a JSON object")
+    return value
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def networks(endpoint: Endpoint, args: dict) -> list[dict[str, Any]]:
+    """The endpoint's networks, listed by a worker (400 when its provider cannot list them)."""
+    provider_for_type(endpoint.type)
+    return ask_worker("coriolis.control.list_networks", endpoint.id, parse_env(args.get("env")))
+
+
+def storage(endpoint: Endpoint, args: dict) -> dict[str, Any]:
+    """The endpoint's storage backends in upstream's shape: ``{"storage_backends", "config_default"}``."""
+    provider_for_type(endpoint.type)
+    rows = ask_worker("coriolis.control.list_storage", endpoint.id, parse_env(args.get("env")))
+    return {"storage_backends": rows, "config_default": None}
+
+
 def present(endpoint: Endpoint) -> dict[str, Any]:
-    data = {c.name: getattr(endpoint, c.name) for c in Endpoint.__table__.columns}
-    data["connection_info"] = redact(endpoint.connection_info)
+    data = {name: getattr(endpoint, name) for name in _SHOWN_COLUMNS}
+    data["connection_info"] = shown_connection_info(endpoint, "connection_info")
     return data

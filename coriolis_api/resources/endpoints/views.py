@@ -87,6 +87,28 @@ class EndpointInstances(MethodView):
         return {"instances": service.instances(endpoint, args)}
 
 
+@blp.route("/<endpoint_id>/networks")
+class EndpointNetworks(MethodView):
+    @blp.arguments(schemas.InventoryArgs, location="query")
+    @blp.response(200, schemas.NetworkListResponse)
+    def get(self, args, project_id, endpoint_id):
+        """List the endpoint's networks (for network maps); ``env``: provider options as JSON."""
+        with db_session() as s:
+            endpoint = service.get(s, current(project_id, "endpoint:list_networks"), endpoint_id)
+        return {"networks": service.networks(endpoint, args)}
+
+
+@blp.route("/<endpoint_id>/storage")
+class EndpointStorage(MethodView):
+    @blp.arguments(schemas.InventoryArgs, location="query")
+    @blp.response(200, schemas.StorageResponse)
+    def get(self, args, project_id, endpoint_id):
+        """List the endpoint's storage backends (for storage mappings); ``env``: provider options as JSON."""
+        with db_session() as s:
+            endpoint = service.get(s, current(project_id, "endpoint:list_storage"), endpoint_id)
+        return {"storage": service.storage(endpoint, args)}
+
+
 @blp.route("/<endpoint_id>/instances/<path:instance_id>")
 class EndpointInstance(MethodView):
     @blp.response(200, schemas.InstanceResponse)

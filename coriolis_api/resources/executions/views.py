@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
+from coriolis_api.auth import caller_identity
 from coriolis_api.context import current
 from coriolis_api.resources.executions import schemas
 from coriolis_api.resources.migrations import service as runs
@@ -21,8 +22,8 @@ blp = Blueprint(
 KIND = pipeline.EXECUTION
 
 
-def present(run, with_tasks: bool) -> dict:
-    data = runs.present(run, progress_store() if with_tasks else None, with_tasks)
+def present(run, with_tasks: bool, live: dict | None = None) -> dict:
+    data = runs.present(run, progress_store() if with_tasks else None, with_tasks, live)
     return {**data, "action_id": run.transfer_id, "number": run.number, "type": "transfer_execution"}
 
 
@@ -40,7 +41,8 @@ def _list(args: dict, project_id: str, transfer_id: str, with_tasks: bool) -> di
         ctx = current(project_id, "execution:list")
         transfers_service.get(s, ctx, transfer_id)
         rows = runs.list_(s, ctx, args, settings(), with_tasks, KIND, transfer_id)
-        return {"executions": [present(r, with_tasks) for r in rows]}
+        live = runs.live_progress(rows, progress_store()) if with_tasks else {}  # one Redis read per page
+        return {"executions": [present(r, with_tasks, live) for r in rows]}
 
 
 @blp.route("")
@@ -62,7 +64,8 @@ class Executions(MethodView):
                 run = transfers.new_run(s, transfer, KIND, ctx.user_id, body["execution"])
             except transfers.RunConflict as exc:
                 abort(409, message=str(exc))
-            s.commit()
+            with caller_identity.delegation(s, ctx, run):
+                s.commit()
             data = present(run, False)
         control.submit(run.id)
         return {"execution": data}

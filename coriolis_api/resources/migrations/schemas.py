@@ -7,6 +7,20 @@ from coriolis_api.pagination import PageArgs
 NAME = validate.Length(min=1, max=255)
 
 
+class NetworkMapValue(fields.Field):
+    """A network_map value: a destination network name or id, or an object the destination's schema checks
+    (e.g. ``{"create": true, "cidr": ...}``)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str | dict):
+            return value
+        raise ValidationError("a network name or id, or an object")
+
+
+def network_map_field(**kwargs) -> fields.Dict:
+    return fields.Dict(keys=fields.String(), values=NetworkMapValue(), **kwargs)
+
+
 class OriginSchema(Schema):
     type = fields.String(required=True, validate=NAME)
     connection_info = fields.Dict(keys=fields.String(), load_default=dict)
@@ -17,7 +31,7 @@ class DestinationSchema(Schema):
     type = fields.String(required=True, validate=NAME)
     connection_info = fields.Dict(keys=fields.String(), load_default=dict)
     target_environment = fields.Dict(keys=fields.String(), load_default=dict)
-    network_map = fields.Dict(keys=fields.String(), values=fields.String(), load_default=None)
+    network_map = network_map_field(load_default=None)
 
 
 class StorageMappingsSchema(Schema):
@@ -32,7 +46,7 @@ class ActionFieldsSchema(Schema):
     instances = fields.List(fields.String(validate=NAME), required=True, validate=validate.Length(min=1, max=500))
     source_environment = fields.Dict(keys=fields.String(), load_default=dict)
     destination_environment = fields.Dict(keys=fields.String(), load_default=dict)
-    network_map = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    network_map = network_map_field(load_default=dict)
     storage_mappings = fields.Nested(StorageMappingsSchema, load_default=dict)
     user_scripts = fields.Dict(keys=fields.String(), load_default=dict)
     notes = fields.String(load_default="", validate=validate.Length(max=4096))

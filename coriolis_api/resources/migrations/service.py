@@ -6,7 +6,7 @@ from typing import Any
 
 from flask_smorest import abort
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import defer, selectinload
 
 from coriolis.config import Settings
 from coriolis.database.models import Endpoint, Migration, Task, utcnow
@@ -17,7 +17,7 @@ from coriolis_api.pagination import paginate
 from coriolis_api.resources.common import (
     check_id,
     provider_for,
-    redact,
+    shown_connection_info,
     validate_connection_info,
     validate_with,
 )
@@ -26,6 +26,9 @@ from coriolis_tasks import control, pipeline
 SORT_KEYS = ("created_at", "id", "status")
 HIDDEN_UNTIL_RUN = (TaskStatus.SCHEDULED, TaskStatus.UNSCHEDULED)
 CONNECTION_COLUMNS = ("origin_connection_info", "destination_connection_info")
+# what responses show of the sealed columns is read from plain siblings: the sealed ones stay unloaded
+HIDDEN_COLUMNS = frozenset({*CONNECTION_COLUMNS, *(c + "_redacted" for c in CONNECTION_COLUMNS)})
+UNSEALED = tuple(defer(getattr(Migration, c)) for c in CONNECTION_COLUMNS)
 
 
 def _endpoint(session, ctx: RequestContext, endpoint_id: str, role: str) -> Endpoint:
@@ -110,7 +113,7 @@ def get(
     query = select(Migration).where(
         Migration.id == migration_id, Migration.deleted.is_(False), Migration.project_id == ctx.project_id,
         Migration.type == kind,
-    )
+    ).options(*UNSEALED)
     if with_tasks:
         query = query.options(
             selectinload(Migration.tasks).selectinload(Task.progress_updates),
@@ -129,7 +132,7 @@ def list_(
     """Runs of ``kind`` (of one transfer when given), paginated."""
     query = select(Migration).where(
         ctx.project_filter(Migration.project_id), Migration.deleted.is_(False), Migration.type == kind
-    )
+    ).options(*UNSEALED)
     if transfer_id is not None:
         query = query.where(Migration.transfer_id == transfer_id)
     if with_tasks:
@@ -193,18 +196,45 @@ def _task_view(task: Task, live: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def present(migration: Migration, store: ProgressStore | None, with_tasks: bool) -> dict[str, Any]:
-    """The response document: live Redis progress merged over what the database holds."""
-    data = {c.name: getattr(migration, c.name) for c in Migration.__table__.columns if c.name not in CONNECTION_COLUMNS}
-    data["origin"] = {**migration.origin, "connection_info": redact(migration.origin_connection_info)}
-    data["destination"] = {**migration.destination, "connection_info": redact(migration.destination_connection_info)}
+_SHOWN_COLUMNS = tuple(c.name for c in Migration.__table__.columns if c.name not in HIDDEN_COLUMNS)
+
+
+def _shown_tasks(migration: Migration) -> list[Task]:
+    return [t for t in migration.tasks if not (t.on_error and t.status in HIDDEN_UNTIL_RUN)]
+
+
+def live_progress(runs: list[Migration], store: ProgressStore | None) -> dict[str, dict[str, Any]]:
+    """The live Redis progress of every running task of ``runs``, read in one round trip."""
+    running = [t.id for m in runs for t in _shown_tasks(m) if t.status == TaskStatus.RUNNING]
+    return store.read_many(running) if store and running else {}
+
+
+def present_many(runs: list[Migration], store: ProgressStore | None, with_tasks: bool) -> list[dict[str, Any]]:
+    """``present`` for a page of runs, with one Redis read for the whole page."""
+    live = live_progress(runs, store) if with_tasks else {}
+    return [present(m, store, with_tasks, live) for m in runs]
+
+
+def present(
+    migration: Migration, store: ProgressStore | None, with_tasks: bool, live: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The response document: live Redis progress merged over what the database holds.
+
+    Connection info shows as its plain redacted sibling (the trust id never shows: ``redaction``).
+    ``live``: the live progress already read for a page (``live_progress``); else read here.
+    """
+    data = {name: getattr(migration, name) for name in _SHOWN_COLUMNS}
+    origin_info = shown_connection_info(migration, CONNECTION_COLUMNS[0])
+    destination_info = shown_connection_info(migration, CONNECTION_COLUMNS[1])
+    data["origin"] = {**migration.origin, "connection_info": origin_info}
+    data["destination"] = {**migration.destination, "connection_info": destination_info}
     data["info"] = {k: v.get("vm", {}) for k, v in (migration.info or {}).items()}
     data["last_execution_status"] = migration.status
     if not with_tasks:
         return data
-    tasks = [t for t in migration.tasks if not (t.on_error and t.status in HIDDEN_UNTIL_RUN)]
-    running = [t.id for t in tasks if t.status == TaskStatus.RUNNING]
-    live = store.read_many(running) if store and running else {}
+    tasks = _shown_tasks(migration)
+    if live is None:
+        live = live_progress([migration], store)
     data["tasks"] = [_task_view(t, live.get(t.id)) for t in tasks]
     # planning adds the stage tasks: counting only those keeps the overall figure from going back
     stage_tasks = [t for t in tasks if not t.on_error and t.task_type != pipeline.INFO_TASK]

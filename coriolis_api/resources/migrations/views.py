@@ -6,6 +6,7 @@ from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from coriolis_api.auth import caller_identity
 from coriolis_api.context import current
 from coriolis_api.resources.migrations import schemas, service
 from coriolis_api.state import db_session, progress_store, settings
@@ -28,8 +29,10 @@ class Migrations(MethodView):
     def post(self, body, project_id):
         """Create a migration and start it."""
         with db_session() as s:
-            migration = service.create(s, current(project_id, "migration:create"), body["migration"])
-            s.commit()
+            ctx = current(project_id, "migration:create")
+            migration = service.create(s, ctx, body["migration"])
+            with caller_identity.delegation(s, ctx, migration):
+                s.commit()
             data = service.present(migration, None, with_tasks=False)
         service.dispatch(migration.id)
         current_app.logger.info("migration %s created", migration.id)
@@ -44,8 +47,7 @@ class MigrationsDetail(MethodView):
         """List migrations with their tasks (paginated)."""
         with db_session() as s:
             rows = service.list_(s, current(project_id, "migration:list"), args, settings(), with_tasks=True)
-            store = progress_store()
-            return {"migrations": [service.present(m, store, with_tasks=True) for m in rows]}
+            return {"migrations": service.present_many(rows, progress_store(), with_tasks=True)}
 
 
 @blp.route("/<migration_id>")

@@ -3,7 +3,7 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from coriolis_api.pagination import PageArgs
-from coriolis_api.resources.migrations.schemas import ActionFieldsSchema, StorageMappingsSchema
+from coriolis_api.resources.migrations.schemas import ActionFieldsSchema, StorageMappingsSchema, network_map_field
 
 
 class TransferCreateBody(ActionFieldsSchema):
@@ -21,7 +21,7 @@ class TransferCreateBody(ActionFieldsSchema):
 class TransferUpdateBody(Schema):
     source_environment = fields.Dict(keys=fields.String())
     destination_environment = fields.Dict(keys=fields.String())
-    network_map = fields.Dict(keys=fields.String(), values=fields.String())
+    network_map = network_map_field()
     storage_mappings = fields.Nested(StorageMappingsSchema)
     user_scripts = fields.Dict(keys=fields.String())
     notes = fields.String(validate=validate.Length(max=4096))

@@ -45,6 +45,8 @@ ROUTES = [
     Route("POST", "{p}/endpoints/{e}/actions", {"validate-connection": None}, worker=True),
     Route("GET", "{p}/endpoints/{e}/instances", worker=True),
     Route("GET", "{p}/endpoints/{e}/instances/vm-1", worker=True),
+    Route("GET", "{p}/endpoints/{e}/networks", worker=True),
+    Route("GET", "{p}/endpoints/{e}/storage", worker=True),
     Route("GET", "{p}/providers"),
     Route("GET", "{p}/providers/stub/schemas/connection"),
 ]

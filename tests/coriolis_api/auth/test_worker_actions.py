@@ -29,6 +29,10 @@ def test_validate_and_inventory_for_owner_and_admin_only(live_ks_client, tenants
         assert [r["id"] for r in rows] == ["vm-1"]
         one = client.get(f"/v1/{a}/endpoints/{eid}/instances/vm-1", headers=tokens[user])
         assert one.status_code == 200 and one.get_json()["instance"]["id"] == "vm-1"
-    for path in ("instances", "instances/vm-1"):
+        nets = client.get(f"/v1/{a}/endpoints/{eid}/networks", headers=tokens[user])
+        assert nets.status_code == 200 and [n["id"] for n in nets.get_json()["networks"]] == ["stub-net"]
+        store = client.get(f"/v1/{a}/endpoints/{eid}/storage", headers=tokens[user])
+        assert store.status_code == 200 and store.get_json()["storage"]["storage_backends"][0]["id"] == "stub-storage"
+    for path in ("instances", "instances/vm-1", "networks", "storage"):
         assert client.get(f"/v1/{a}/endpoints/{eid}/{path}", headers=tokens["bob"]).status_code == 403
         assert client.get(f"/v1/{tenants.project_b}/endpoints/{eid}/{path}", headers=tokens["bob"]).status_code == 404

@@ -63,7 +63,8 @@ def test_boot_sees_marker_on_overlay(importer, vm, ctx, bootkit: BootKit) -> Non
     reporter = NullReporter()
     result = kvm.boot(instance, ctx, reporter)
     assert result.booted, result.console_tail
-    assert result.message.startswith(MARKER) and 0 < result.seconds < 90
+    # the firmware may print on the same console line before the kernel: the marker is in it, not first
+    assert MARKER in result.message and 0 < result.seconds < 90
     assert "disks=[vda ]" in result.message and f"head0=[{HEAD.decode()}]" in result.message
     assert "macs=[00:50:56:ab:cd:01 00:50:56:ab:cd:02 ]" in result.message  # source MACs kept
     assert MARKER in result.console_tail and len(result.console_tail) <= 2048

@@ -13,7 +13,7 @@ from providers.types import Firmware, Importer, VmInfo
 
 def test_provider_spec() -> None:
     assert PROVIDER.name == "kvm"
-    assert PROVIDER.abilities == ["destination"]
+    assert PROVIDER.abilities == ["source", "destination"]
     importer = PROVIDER.importer({"storage_dir": "/srv/vms"}, {})  # type: ignore[misc]
     assert isinstance(importer, KvmImporter) and isinstance(importer, Importer)
 

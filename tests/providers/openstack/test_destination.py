@@ -123,14 +123,21 @@ def test_best_fit_flavor_and_new_macs(tenant, ctx, vm, tmp_path):
 
 def test_boot_from_volume_and_cleanup_leave_nothing(tenant, ctx, vm, tmp_path):
     importer = tenant.importer(network_map=NET_MAP, boot_from_volume=True)
-    disks = [importer.import_disk(vm, staged_disk(tmp_path, d.id), ctx, NullReporter()) for d in vm.disks]
+    staged = [staged_disk(tmp_path, d.id) for d in vm.disks]
+    disks = [importer.import_disk(vm, d, ctx, NullReporter()) for d in staged]
     assert all(d.path.startswith("cinder:") for d in disks)
     instance = importer.create_instance(vm, disks, ctx, NullReporter())
     assert instance.details["volume_ids"] == [d.path.removeprefix("cinder:") for d in disks]
     volumes = {v["id"]: v for v in tenant.listing("volume/v3/{p}/volumes/detail", "volumes")}
     assert all(volumes[d.path.removeprefix("cinder:")]["status"] == "in-use" for d in disks)
     left = tenant.leftovers(ctx.migration_id)
-    assert all(left.values()), left  # one of each kind exists before cleanup
+    assert left["images"] == [], left  # each image only carried its disk into a volume: deleted then
+    assert left["servers"] and left["ports"] and left["volumes"], left
+
+    # a redelivered import finds each volume holding the same bytes: no upload, no new volume
+    again = NullReporter()
+    assert importer.import_disk(vm, staged[1], ctx, again) == disks[1]
+    assert any("already holds this disk" in m for _, m in again.events) and not again.steps
 
     importer.cleanup(ctx)
     assert tenant.leftovers(ctx.migration_id) == {"images": [], "servers": [], "ports": [], "volumes": []}

@@ -7,9 +7,10 @@ from marshmallow import ValidationError
 
 from providers import netpolicy
 from providers.openstack.flavors import Flavor, best_fit, by_name, disk_gb
-from providers.openstack.networks import normalize_mac, plan_ports
+from providers.openstack.networks import NewNetwork, normalize_mac, plan_ports
 from providers.openstack.options import ConnectionSchema, TargetEnvironmentSchema
-from providers.types import NicInfo, ProviderError
+from providers.openstack.storage import mapped_volume_type, named_volume_types
+from providers.types import DiskInfo, NicInfo, ProviderError
 
 FLAVORS = [Flavor("1", "tiny", 1, 512, 1), Flavor("2", "small", 1, 2048, 20),
            Flavor("3", "medium", 2, 4096, 40), Flavor("5", "cpu", 2, 1024, 10), Flavor("6", "any-disk", 4, 1024, 0)]
@@ -69,3 +70,55 @@ def test_ports_follow_the_network_map():
     with pytest.raises(ProviderError, match="no entry for source network.*backend"):
         plan_ports(nics, {"VM Network": "prod"}, keep_macs=True)
     assert normalize_mac("0050.56ab.cd01") is None and normalize_mac("00:00:00:00:00:00") is None
+
+
+def test_network_map_values_name_a_network_or_ask_for_one():
+    env = TargetEnvironmentSchema().load({"network_map": {
+        "VM Network": "prod", "backend": {"id": "net-id-2"},
+        "DC0_DVPG0": {"create": True, "cidr": "10.1.2.0/24", "name": "dvpg", "network_type": "vlan",
+                      "vlan_id": 102, "gateway_ip": "10.1.2.254", "dns_nameservers": ["10.1.2.1"]},
+        "lab": {"create": True, "cidr": "fd00:1::/64"},
+    }})
+    nets = env["network_map"]
+    assert nets["VM Network"] == "prod" and nets["backend"] == "net-id-2"
+    assert nets["DC0_DVPG0"] == NewNetwork(cidr="10.1.2.0/24", name="dvpg", gateway_ip="10.1.2.254",
+                                           dns_nameservers=("10.1.2.1",), network_type="vlan", segmentation_id=102)
+    assert nets["lab"] == NewNetwork(cidr="fd00:1::/64")
+    plans = plan_ports([NicInfo("00:50:56:00:00:01", "DC0_DVPG0", vlan_id=7), NicInfo("00:50:56:00:00:02", "x")],
+                       {"DC0_DVPG0": nets["DC0_DVPG0"], "*": nets["lab"]}, keep_macs=True)
+    assert [(p.map_key, p.vlan_id, p.network) for p in plans] == [
+        ("DC0_DVPG0", 7, nets["DC0_DVPG0"]), ("*", None, nets["lab"])]
+
+
+@pytest.mark.parametrize(("value", "needle"), [
+    ({"create": True, "cidr": "10.1.2.0/33"}, "cidr"),
+    ({"create": True, "cidr": "10.1.2.5/24"}, "host bits"),
+    ({"create": True, "cidr": "not-a-network"}, "cidr"),
+    ({"create": True}, "cidr"),
+    ({"create": False, "cidr": "10.1.2.0/24"}, "create"),
+    ({"create": True, "cidr": "10.1.2.0/24", "gateway_ip": "10.9.9.1"}, "not in 10.1.2.0/24"),
+    ({"create": True, "cidr": "10.1.2.0/24", "network_type": "vlan", "segmentation_id": 5000}, "4094"),
+    ({"create": True, "cidr": "10.1.2.0/24", "network_type": "flat", "vlan_id": 5}, "no segmentation"),
+    ({"create": True, "cidr": "10.1.2.0/24", "vlan_id": 5, "segmentation_id": 6}, "differ"),
+    ({"create": True, "cidr": "10.1.2.0/24", "surprise": 1}, "surprise"),
+    ({"name": "x"}, "id"),
+    ("", "1 to 255"),
+    (42, "network name or id"),
+])
+def test_bad_network_map_values_are_refused(value, needle):
+    with pytest.raises(ValidationError, match=needle):
+        TargetEnvironmentSchema().load({"network_map": {"VM Network": value}})
+
+
+def test_storage_mappings_pick_a_volume_type_per_disk():
+    mappings = TargetEnvironmentSchema().load({"storage_mappings": {
+        "default": "hdd", "backend_mappings": [{"source": "LocalDS_0", "destination": "ssd"}],
+        "disk_mappings": [{"disk_id": "2001", "destination": "gold"}]}})["storage_mappings"]
+    on_ds = DiskInfo("2000", 1, storage_backend_identifier="LocalDS_0")
+    assert mapped_volume_type("2000", on_ds, mappings) == "ssd"
+    assert mapped_volume_type("2001", on_ds, mappings) == "gold"
+    assert mapped_volume_type("2002", DiskInfo("2002", 1, storage_backend_identifier="other"), mappings) == "hdd"
+    assert mapped_volume_type("2002", None, {}) is None
+    assert named_volume_types(mappings) == {"hdd", "ssd", "gold"}
+    with pytest.raises(ValidationError, match="destination"):
+        TargetEnvironmentSchema().load({"storage_mappings": {"backend_mappings": [{"source": "LocalDS_0"}]}})

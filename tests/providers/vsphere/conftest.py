@@ -127,6 +127,7 @@ def test_disks(vcsim: Vcsim, si: Any, source_raw: Path) -> dict[str, Any]:
     make_vmdk(source_raw, folder / "sparse.vmdk", "monolithicSparse")
     (folder / "sparse-flat.vmdk").touch()  # vcsim checks that a "<disk>-flat.vmdk" exists for any disk
     make_vmdk(source_raw, folder / "cold.vmdk", "monolithicFlat")
+    make_vmdk(source_raw, folder / "template.vmdk", "monolithicFlat")
     size = source_raw.stat().st_size
     hot, cold = find_vm(si, HOT_VM), find_vm(si, COLD_VM)
     keys = {
@@ -135,6 +136,7 @@ def test_disks(vcsim: Vcsim, si: Any, source_raw: Path) -> dict[str, Any]:
         "cold": attach_disk(si, cold, f"[LocalDS_0] {DISK_FOLDER}/cold.vmdk", size, 1),
     }
     template = find_vm(si, TEMPLATE_VM)
+    keys["template"] = attach_disk(si, template, f"[LocalDS_0] {DISK_FOLDER}/template.vmdk", size, 1)
     wait_task(template.PowerOffVM_Task())
     template.MarkAsTemplate()
     return {"keys": keys, "size": size, "hot": hot._moId, "cold": cold._moId, "template": template._moId}

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 import conversion
-from providers.types import Cancelled, MigrationContext, NullReporter
+from providers.types import Cancelled, MigrationContext, NullReporter, ProviderError
 from providers.vsphere import make_exporter
-from tests.providers.vsphere.conftest import COLD_VM, HOT_VM, find_vm, wait_task
+from tests.providers.vsphere.conftest import COLD_VM, HOT_VM, TEMPLATE_VM, find_vm, wait_task
 
 
 def snapshot_names(si, name: str) -> list[str]:
@@ -136,6 +136,50 @@ def test_cold_export_powers_off_and_takes_no_snapshot(si, vcsim, test_disks, sou
     assert any("powering off" in m for _, m in reporter.events)
 
 
+def test_a_template_exports_like_a_vm_from_its_base_disk(si, vcsim, test_disks, source_raw, tmp_path):
+    exporter = make_exporter(vcsim.connection_info, {})
+    ctx = MigrationContext(migration_id="tmpl", instance=TEMPLATE_VM, staging_dir=tmp_path / "staging")
+    vm, disk = disk_of(exporter, TEMPLATE_VM, test_disks["keys"]["template"])
+    assert vm.is_template
+    reporter = NullReporter()
+    ref = exporter.export_disk(vm, disk, ctx, reporter)
+    assert ref.format == "raw" and conversion.compare(ref.path, "raw", source_raw, "raw", same_size=True)
+    messages = [m for _, m in reporter.events]
+    assert any("is a template" in m for m in messages) and not any("taken" in m for m in messages)
+    # vcsim has no ExportVm: the default transport (auto) fell back to the datastore, saying so
+    assert any("ExportVm is not offered" in m and "datastore instead" in m for m in messages), messages
+    assert snapshot_names(si, TEMPLATE_VM) == [] and find_vm(si, TEMPLATE_VM).config.template
+    exporter.cleanup(ctx)
+    assert list(ctx.staging_dir.iterdir()) == []
+
+
+def test_nfc_transport_on_a_server_without_leases_fails_clearly_and_leaves_nothing(
+        si, vcsim, test_disks, tmp_path):
+    exporter = make_exporter(vcsim.connection_info, {"disk_transport": "nfc"})
+    ctx = MigrationContext(migration_id="nfc", instance=HOT_VM, staging_dir=tmp_path / "staging")
+    vm, disk = disk_of(exporter, HOT_VM, test_disks["keys"]["flat"])
+    with pytest.raises(ProviderError, match="disk_transport is nfc, but ExportSnapshot is not offered"):
+        exporter.export_disk(vm, disk, ctx, NullReporter())
+    assert snapshot_names(si, HOT_VM) == []
+    assert leftovers(ctx.staging_dir) == []
+
+
+def test_datastore_transport_never_asks_for_a_lease(si, vcsim, test_disks, source_raw, tmp_path):
+    exporter = make_exporter(vcsim.connection_info, {"disk_transport": "datastore"})
+    ctx = MigrationContext(migration_id="ds", instance=HOT_VM, staging_dir=tmp_path / "staging")
+    vm, disk = disk_of(exporter, HOT_VM, test_disks["keys"]["flat"])
+    reporter = NullReporter()
+    ref = exporter.export_disk(vm, disk, ctx, reporter)
+    assert conversion.compare(ref.path, ref.format, source_raw, "raw", same_size=True)
+    assert not any("not offered" in m for _, m in reporter.events)
+
+
+def test_disk_transport_is_validated():
+    info = {"host": "127.0.0.1", "username": "u", "password": "p"}
+    with pytest.raises(ProviderError, match="disk_transport"):
+        make_exporter(info, {"disk_transport": "vddk"}).list_instances()
+
+
 @pytest.mark.slow
 def test_the_real_guest_disk_exports_byte_identical(si, vcsim, test_disks, tmp_path):
     """The fixture guest's 2 GiB disk, as a flat VMDK in the datastore, exported hot from a running VM."""
@@ -163,3 +207,20 @@ def test_the_real_guest_disk_exports_byte_identical(si, vcsim, test_disks, tmp_p
     assert snapshot_names(si, name) == []
     exporter.cleanup(ctx)
     assert list(ctx.staging_dir.iterdir()) == []
+
+
+def test_disks_exported_side_by_side_share_one_snapshot(si, exporter, test_disks, source_raw, ctx):
+    """Two tasks of one migration read two disks of a running VM at once: one snapshot, frozen once,
+    never nested, removed by the last reader."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    vm = exporter.get_instance(HOT_VM)
+    disks = [vm.disk(str(test_disks["keys"][kind])) for kind in ("flat", "sparse")]
+    reporters = [WatchingReporter(si), WatchingReporter(si)]
+    with ThreadPoolExecutor(2) as pool:
+        refs = list(pool.map(lambda pair: exporter.export_disk(vm, pair[0], ctx, pair[1]), zip(disks, reporters, strict=True)))
+    for ref in refs:
+        assert conversion.compare(ref.path, ref.format, source_raw, "raw", same_size=True)
+    seen = [names for reporter in reporters for names in reporter.seen]
+    assert seen and all(names == ["coriolis-m1"] for names in seen), "one shared snapshot while reading"
+    assert snapshot_names(si, HOT_VM) == []

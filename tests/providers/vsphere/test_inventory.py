@@ -6,7 +6,7 @@ import pytest
 
 from providers import netpolicy
 from providers.registry import get_provider
-from providers.types import Exporter, Firmware, InstanceNotFound, OsType, ProviderError
+from providers.types import Exporter, Firmware, InstanceNotFound, NetworkInventory, OsType, ProviderError
 from providers.vsphere import make_exporter
 from tests.providers.vsphere.conftest import HOT_VM, TEMPLATE_VM
 
@@ -36,6 +36,12 @@ def test_list_flags_templates_and_filters_by_name(vcsim, exporter, test_disks):
     only = make_exporter(vcsim.connection_info, {"name_filter": "h0_vm"}).list_instances()
     assert sorted(vm.name for vm in only) == sorted(n for n in listed if "H0_VM" in n)
     assert [vm.name for vm in exporter.list_instances(name_filter="C0_RP0_VM2")] == ["DC0_C0_RP0_VM2"]
+    assert [vm.name for vm in exporter.list_instances(templates="only")] == [TEMPLATE_VM]
+    assert TEMPLATE_VM not in {vm.name for vm in exporter.list_instances(templates="exclude")}
+    hidden = make_exporter(vcsim.connection_info, {"templates": "exclude"}).list_instances()
+    assert {vm.name for vm in hidden} == set(listed) - {TEMPLATE_VM}
+    with pytest.raises(ProviderError, match="templates"):
+        exporter.list_instances(templates="some")
 
 
 def test_instance_facts(exporter, test_disks):
@@ -85,3 +91,29 @@ def test_unreachable_endpoint(vcsim):
 def test_source_host_key_names_the_endpoint_and_the_esx_host(vcsim, exporter):
     vm = exporter.get_instance(HOT_VM)
     assert exporter.source_host_key(vm) == f"vsphere:127.0.0.1:{vcsim.port}/DC0_H0"
+
+
+def test_networks_and_datastores_for_mappings(exporter):
+    assert isinstance(exporter, NetworkInventory)
+    networks = {n["name"]: n for n in exporter.list_networks()}
+    # vcsim 0.24 flags its DVS uplink port group in none of the ways vCenter does (tag, config.uplink,
+    # the switch's uplinkPortgroup), so it is listed here; vCenter's is left out.
+    assert {"DC0_DVPG0", "VM Network"} <= set(networks) <= {"DC0_DVPG0", "VM Network", "DVS0-DVUplinks-9"}
+    dvpg = networks["DC0_DVPG0"]
+    assert dvpg["type"] == "DistributedVirtualPortgroup" and dvpg["id"].startswith("dvportgroup-")
+    assert dvpg["vlan_id"] == 0 and dvpg["switch"] == "DVS0" and dvpg["accessible"] is True
+    assert networks["VM Network"]["type"] == "Network" and networks["VM Network"]["id"].startswith("network-")
+    (datastore,) = exporter.list_storage()
+    assert datastore["name"] == "LocalDS_0" and datastore["id"]
+    assert 0 < datastore["free_bytes"] <= datastore["capacity_bytes"]
+    assert datastore["accessible"] is True and datastore["type"]
+
+
+def test_read_slots_key_vsphere_reads_by_esxi_host(vcsim, exporter):
+    from coriolis_tasks import read_slots
+
+    vm = exporter.get_instance(HOT_VM)
+    key = read_slots.source_key(None, exporter, vm)  # the exporter's key wins; the migration is not read
+    assert key == f"vsphere:127.0.0.1:{vcsim.port}/DC0_H0"
+    assert read_slots.limit_for(key, 4, "DC0_H0=1") == 1
+    assert read_slots.limit_for(key, 4, f"vsphere:127.0.0.1:{vcsim.port}=2") == 2
