@@ -218,7 +218,8 @@ def test_disks_exported_side_by_side_share_one_snapshot(si, exporter, test_disks
     disks = [vm.disk(str(test_disks["keys"][kind])) for kind in ("flat", "sparse")]
     reporters = [WatchingReporter(si), WatchingReporter(si)]
     with ThreadPoolExecutor(2) as pool:
-        refs = list(pool.map(lambda pair: exporter.export_disk(vm, pair[0], ctx, pair[1]), zip(disks, reporters, strict=True)))
+        refs = list(pool.map(lambda pair: exporter.export_disk(vm, pair[0], ctx, pair[1]),
+                             zip(disks, reporters, strict=True)))
     for ref in refs:
         assert conversion.compare(ref.path, ref.format, source_raw, "raw", same_size=True)
     seen = [names for reporter in reporters for names in reporter.seen]
