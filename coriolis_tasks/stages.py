@@ -10,7 +10,7 @@ from coriolis_tasks import staging
 from coriolis_tasks.app import celery_app
 from coriolis_tasks.control import complete_if_done
 from coriolis_tasks.runtime import StageRun, run_stage
-from providers.types import DiskRef, ImportedInstance, ProviderError
+from providers.types import BootResult, DiskRef, ImportedInstance, ProviderError, TemplateImport
 
 
 class StageError(Exception):
@@ -88,6 +88,12 @@ def import_instance(run: StageRun) -> dict[str, Any]:
     vm = run.vm()
     disks = [DiskRef.from_dict(d) for d in run.input("OS_MORPHING")["disks"]]
     imported = [importer.import_disk(vm, d, run.ctx, run.reporter) for d in disks]
+    if vm.is_template and isinstance(importer, TemplateImport):
+        instance = importer.create_template(vm, imported, run.ctx, run.reporter)
+        run.reporter.info(f"template {vm.name} kept as {len(imported)} image(s) at the destination ({instance.id})")
+        return instance.to_dict()
+    if vm.is_template:
+        run.reporter.warn(f"{vm.name} is a template, but this destination keeps no templates: it becomes an instance")
     instance = importer.create_instance(vm, imported, run.ctx, run.reporter)
     run.reporter.info(f"instance {instance.name} created at the destination ({instance.id})")
     return instance.to_dict()
@@ -95,6 +101,9 @@ def import_instance(run: StageRun) -> dict[str, Any]:
 
 def boot_instance(run: StageRun) -> dict[str, Any]:
     instance = ImportedInstance.from_dict(run.input("IMPORT_INSTANCE"))
+    if instance.details.get("template"):
+        run.reporter.info(f"{instance.name} is a template: its images are not booted")
+        return BootResult(False, None, "a template: kept as images, not booted").to_dict()
     result = run.importer().boot(instance, run.ctx, run.reporter)
     if not result.booted:
         raise StageError(f"the migrated instance did not boot: {result.message}")

@@ -109,11 +109,14 @@ class VmInfo:
     hostname: str | None = None
     nested_virtualization: bool = False
     power_state: str | None = None
+    # a template (vSphere): migrated into images at a destination that can hold them (TemplateImport)
+    is_template: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The upstream instance-info JSON shape (``devices`` holds disks, nics...)."""
         return {
             "id": self.id,
+            "is_template": self.is_template,
             "name": self.name,
             "instance_name": self.name,
             "num_cpu": self.num_cpu,
@@ -147,6 +150,7 @@ class VmInfo:
             "memory_mb": self.memory_mb,
             "os_type": str(self.os_type),
             "power_state": self.power_state,
+            "is_template": self.is_template,
         }
 
     @classmethod
@@ -171,6 +175,7 @@ class VmInfo:
             hostname=data.get("hostname"),
             nested_virtualization=bool(data.get("nested_virtualization")),
             power_state=data.get("power_state"),
+            is_template=bool(data.get("is_template")),
         )
 
     def disk(self, disk_id: str) -> DiskInfo:
@@ -410,3 +415,13 @@ class DiskAreaReader(Protocol):
         self, vm: VmInfo, disk: DiskInfo, areas: list[tuple[int, int]], ctx: MigrationContext
     ) -> Iterator[tuple[int, bytes]]:
         """``(offset, data)`` pieces covering ``areas`` (``(offset, length)`` pairs, sorted) in order."""
+
+
+@runtime_checkable
+class TemplateImport(Protocol):
+    """A destination that keeps a source template as images instead of a running instance (optional)."""
+
+    def create_template(
+        self, vm: VmInfo, disks: list[DiskRef], ctx: MigrationContext, reporter: Reporter
+    ) -> ImportedInstance:
+        """Keep the imported disks as the template's images (``details["template"]`` is true); boot nothing."""

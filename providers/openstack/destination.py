@@ -295,6 +295,21 @@ class OpenStackImporter:
             },
         )
 
+    def create_template(
+        self, vm: VmInfo, disks: list[DiskRef], ctx: MigrationContext, reporter: Reporter
+    ) -> ImportedInstance:
+        """A source template stays a template: its imported disks are kept as Glance images (or the
+        Cinder volumes its storage mappings asked for), tagged with the migration; no server is made."""
+        if not disks:
+            raise ProviderError("no disks to keep")
+        images = [d.path[len(GLANCE):] for d in disks if d.path.startswith(GLANCE)]
+        volumes = [d.path[len(CINDER):] for d in disks if d.path.startswith(CINDER)]
+        reporter.info(f"template {vm.name}: images {', '.join(images) or '-'}; volumes {', '.join(volumes) or '-'}")
+        return ImportedInstance(
+            id=(images or volumes)[0], name=safe_name(vm.name), disks=tuple(disks),
+            details={"template": True, "image_ids": images, "volume_ids": volumes},
+        )
+
     def _existing_server(self, ctx: MigrationContext, name: str) -> Server | None:
         """A server a previous attempt made (reused unless it failed: then it is deleted)."""
         for server in self.cloud.servers():

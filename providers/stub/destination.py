@@ -79,6 +79,15 @@ class StubImporter:
         (out_dir / "instance.json").write_text(json.dumps({"vm": vm.to_dict(), "disks": [d.to_dict() for d in disks]}))
         return ImportedInstance(id=name, name=name, disks=tuple(disks), details={"path": str(out_dir)})
 
+    def create_template(
+        self, vm: VmInfo, disks: list[DiskRef], ctx: MigrationContext, reporter: Reporter
+    ) -> ImportedInstance:
+        """A template's disks kept as the stub's images (``template.json``); nothing to boot."""
+        out_dir = self._dir(ctx)
+        (out_dir / "template.json").write_text(json.dumps({"vm": vm.to_dict(), "disks": [d.to_dict() for d in disks]}))
+        return ImportedInstance(id=vm.name, name=vm.name, disks=tuple(disks),
+                                details={"path": str(out_dir), "template": True})
+
     def boot(self, instance: ImportedInstance, ctx: MigrationContext, reporter: Reporter) -> BootResult:
         from conversion import checksum
 

@@ -12,6 +12,10 @@ class StubConnectionSchema(Schema):
         metadata={"description": "instance names the source lists; empty: any name exists"},
     )
     storage_dir = fields.String(load_default=None, metadata={"description": "destination only"})
+    templates = fields.List(
+        fields.String(validate=validate.Length(min=1, max=255)), load_default=list,
+        metadata={"description": "instance names the source reports as templates"},
+    )
     password = fields.String(
         load_default=None, metadata={"description": "not used; a credential for secret-handling tests to carry"}
     )

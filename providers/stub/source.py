@@ -34,6 +34,7 @@ class StubExporter:
 
     def __init__(self, connection: dict[str, Any], environment: dict[str, Any]) -> None:
         self.names = connection.get("instances")
+        self.templates = set(connection.get("templates") or ())
         self.connection = connection
         self.env = environment
 
@@ -66,6 +67,7 @@ class StubExporter:
                           network_name="stub-net"),),
             guest_id="coriolis-stub",
             power_state="off",
+            is_template=instance in self.templates,
         )
 
     def export_disk(self, vm: VmInfo, disk: DiskInfo, ctx: MigrationContext, reporter: Reporter) -> DiskRef:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 import os
@@ -47,17 +46,6 @@ LINUX_GUEST_IDS = (
 )
 
 
-@dataclasses.dataclass(frozen=True)
-class VsphereVmInfo(VmInfo):
-    """A ``VmInfo`` that also says whether the VM is a template."""
-
-    is_template: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "is_template": self.is_template}
-
-    def summary(self) -> dict[str, Any]:
-        return {**super().summary(), "is_template": self.is_template}
 
 
 def os_type_of(guest_id: str | None, full_name: str | None) -> OsType:
@@ -92,7 +80,7 @@ def _disk_info(device: Any) -> DiskInfo:
     )
 
 
-def describe(vm: Any) -> VsphereVmInfo:
+def describe(vm: Any) -> VmInfo:
     """A VM's inventory facts as a ``VmInfo`` (disks, controllers, NICs with port groups)."""
     config = vm.config
     if config is None:
@@ -115,7 +103,7 @@ def describe(vm: Any) -> VsphereVmInfo:
             ))
         elif kind == "controller":
             controllers.append(ControllerInfo(id=str(device.key), type=controller_type(device) or "unknown"))
-    return VsphereVmInfo(
+    return VmInfo(
         id=vm._moId,
         name=vm.name,
         num_cpu=int(config.hardware.numCPU or 1),

@@ -172,3 +172,18 @@ def test_get_shows_tasks_while_pending_and_running(live_client, workers, project
     running = wait_for(live_client, project, mid, lambda m: any(t["task_type"] == "EXPORT_DISK" for t in m["tasks"]))
     assert running["info"]["vm-p"]["devices"]["disks"][0]["size_bytes"] == 32 << 20
     assert wait_finished(live_client, project, mid)["status"] == "COMPLETED"
+
+
+def test_a_template_migrates_into_images_and_is_not_booted(live_client, workers, project, tmp_path):
+    body = stub_migration(["golden", "web-2"], {"disks": 2}, storage_dir=str(tmp_path))
+    body["migration"]["origin"]["connection_info"] = {"templates": ["golden"]}
+    mid = _start(live_client, project, body)
+    migration = wait_finished(live_client, project, mid, 120)
+    assert migration["status"] == "COMPLETED", migration["last_error"]
+    result = migration["transfer_result"]
+    assert result["golden"]["boot"]["booted"] is False and "template" in result["golden"]["boot"]["message"]
+    assert result["web-2"]["boot"]["booted"] is True  # an ordinary VM of the same migration still boots
+    events = [e["message"] for t in migration["tasks"] if t["instance"] == "golden" for e in t["events"]]
+    assert any("kept as 2 image(s)" in m for m in events), events
+    kept = list(tmp_path.rglob("template.json"))
+    assert len(kept) == 1 and not any(p.parent == kept[0].parent for p in tmp_path.rglob("instance.json"))

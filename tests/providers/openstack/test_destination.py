@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
 import pytest
 
-from providers.types import Cancelled, DiskRef, NullReporter, ProviderError
+from providers.types import Cancelled, DiskRef, NullReporter, ProviderError, TemplateImport
 from tests.providers.openstack.conftest import MIB, make_qcow2
 
 NET_MAP = {"VM Network": "prod-net", "backend": "backend-net"}
@@ -142,6 +143,25 @@ def test_boot_from_volume_and_cleanup_leave_nothing(tenant, ctx, vm, tmp_path):
     importer.cleanup(ctx)
     assert tenant.leftovers(ctx.migration_id) == {"images": [], "servers": [], "ports": [], "volumes": []}
     importer.cleanup(ctx)  # safe to repeat
+
+
+def test_a_template_is_kept_as_images_and_no_server_is_made(tenant, ctx, vm, tmp_path):
+    importer = tenant.importer(network_map=NET_MAP)
+    assert isinstance(importer, TemplateImport)
+    template = dataclasses.replace(vm, is_template=True)
+    disks = [importer.import_disk(template, staged_disk(tmp_path / d.id, d.id), ctx, NullReporter())
+             for d in vm.disks]
+    kept = importer.create_template(template, disks, ctx, NullReporter())
+    assert kept.details["template"] is True
+    assert kept.details["image_ids"] == [d.path.removeprefix("glance:") for d in disks if d.path.startswith("glance:")]
+    assert kept.details["volume_ids"] == [d.path.removeprefix("cinder:") for d in disks if d.path.startswith("cinder:")]
+    assert len(kept.details["image_ids"]) + len(kept.details["volume_ids"]) == len(vm.disks)
+    mine = {i["id"] for i in tenant.images() if i.get("coriolis_migration_id") == ctx.migration_id}
+    assert mine == set(kept.details["image_ids"]) and mine
+    left = tenant.leftovers(ctx.migration_id)
+    assert left["servers"] == [] and left["ports"] == [], left
+    importer.cleanup(ctx)  # a failed or cancelled template migration leaves nothing either
+    assert tenant.leftovers(ctx.migration_id) == {"images": [], "servers": [], "ports": [], "volumes": []}
 
 
 def test_cleanup_spares_other_migrations(tenant, ctx, vm, tmp_path):
