@@ -23,7 +23,7 @@ def test_provider_contract(name, tmp_path):
     assert spec.abilities, "a provider is a source, a destination or both"
     for schema in (spec.connection_schema, spec.source_environment_schema, spec.destination_environment_schema):
         assert issubclass(schema, Schema)
-    connection = {"path": str(tmp_path), "storage_dir": str(tmp_path)}
+    connection = {"path": str(tmp_path), "storage_dir": str(tmp_path), "domains_dir": str(tmp_path)}
     connection = {k: v for k, v in connection.items() if k in spec.connection_schema().fields}
     if spec.exporter:
         assert isinstance(spec.exporter(connection, {}), Exporter)
