@@ -8,7 +8,6 @@ import stat
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from cryptography.fernet import Fernet
@@ -18,33 +17,9 @@ from coriolis.config import load_settings
 from coriolis.database import encrypted
 from coriolis.database.models import Endpoint
 from coriolis.database.session import get_engine, session_scope, upgrade
-from tests.conftest import PG_ADMIN_URL, STATE_DIR
+from tests.conftest import STATE_DIR
 
 PASSWORD = f"pw-{uuid.uuid4().hex}"
-
-
-@pytest.fixture()
-def keys() -> Iterator[list[str]]:
-    """Two fresh keys; whatever a test sets with ``use_keys`` is undone afterwards."""
-    yield [Fernet.generate_key().decode(), Fernet.generate_key().decode()]
-    encrypted.use_keys(None)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def private_db(request, tmp_path) -> Iterator[str]:
-    """A database of its own: rotating keys must not touch the one the workers share."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'rotate.sqlite'}"
-        return
-    name = f"coriolis_rotate_{uuid.uuid4().hex[:8]}"
-    admin = get_engine(PG_ADMIN_URL).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    yield url
-    get_engine(url).dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def _raw(url: str, endpoint_id: str) -> str:

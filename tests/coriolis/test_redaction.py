@@ -7,9 +7,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 
-import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import text
 
@@ -17,31 +15,8 @@ from coriolis import trusts
 from coriolis.database import encrypted, redaction
 from coriolis.database.models import Endpoint, Migration
 from coriolis.database.session import get_engine, session_scope, upgrade
-from tests.conftest import PG_ADMIN_URL
 
 PASSWORD = f"pw-{uuid.uuid4().hex}"
-
-
-@pytest.fixture()
-def keys() -> Iterator[list[str]]:
-    yield [Fernet.generate_key().decode(), Fernet.generate_key().decode()]
-    encrypted.use_keys(None)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def private_db(request, tmp_path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'redacted.sqlite'}"
-        return
-    name = f"coriolis_redacted_{uuid.uuid4().hex[:8]}"
-    admin = get_engine(PG_ADMIN_URL).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    yield url
-    get_engine(url).dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def _siblings(url: str, table: str) -> dict[str, dict]:
