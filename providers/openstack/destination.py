@@ -16,7 +16,7 @@ from providers.openstack.client import Cloud, Image, Port, Server, Volume
 from providers.openstack.images import UploadReader, file_digests, file_size
 from providers.openstack.networks import NewNetwork, PortPlan, plan_ports
 from providers.openstack.options import TargetOptions, load_connection, load_target
-from providers.openstack.servers import CINDER, GLANCE, boot_source, watch_console
+from providers.openstack.servers import CINDER, GLANCE, boot_source, made_from, watch_console
 from providers.openstack.storage import mapped_volume_type, named_volume_types
 from providers.types import (
     BootResult,
@@ -288,8 +288,7 @@ class OpenStackImporter:
                 "flavor_id": flavor.id,
                 "flavor_name": flavor.name,
                 "ports": [{"id": p.id, "network_id": p.network_id, "mac_address": p.mac_address} for p in ports],
-                "image_ids": [d.path[len(GLANCE):] for d in disks if d.path.startswith(GLANCE)],
-                "volume_ids": [d.path[len(CINDER):] for d in disks if d.path.startswith(CINDER)],
+                **made_from(disks),
                 "key_name": self.options.key_name,
                 "security_groups": list(self.options.security_groups),
             },
@@ -302,13 +301,11 @@ class OpenStackImporter:
         Cinder volumes its storage mappings asked for), tagged with the migration; no server is made."""
         if not disks:
             raise ProviderError("no disks to keep")
-        images = [d.path[len(GLANCE):] for d in disks if d.path.startswith(GLANCE)]
-        volumes = [d.path[len(CINDER):] for d in disks if d.path.startswith(CINDER)]
-        reporter.info(f"template {vm.name}: images {', '.join(images) or '-'}; volumes {', '.join(volumes) or '-'}")
-        return ImportedInstance(
-            id=(images or volumes)[0], name=safe_name(vm.name), disks=tuple(disks),
-            details={"template": True, "image_ids": images, "volume_ids": volumes},
-        )
+        made = made_from(disks)
+        reporter.info(f"template {vm.name}: images {made['image_ids']}; volumes {made['volume_ids']}")
+        first = (made["image_ids"] or made["volume_ids"])[0]
+        details = {"template": True, **made}
+        return ImportedInstance(id=first, name=safe_name(vm.name), disks=tuple(disks), details=details)
 
     def _existing_server(self, ctx: MigrationContext, name: str) -> Server | None:
         """A server a previous attempt made (reused unless it failed: then it is deleted)."""

@@ -16,6 +16,12 @@ FAILURE_RE = re.compile(r"Kernel panic|Gave up waiting for root|No bootable devi
 GLANCE, CINDER = "glance:", "cinder:"
 
 
+def made_from(disks: list[DiskRef]) -> dict[str, list[str]]:
+    """The Glance image ids and Cinder volume ids the imported disks became, in disk order."""
+    return {"image_ids": [d.path[len(GLANCE):] for d in disks if d.path.startswith(GLANCE)],
+            "volume_ids": [d.path[len(CINDER):] for d in disks if d.path.startswith(CINDER)]}
+
+
 def boot_source(disks: list[DiskRef]) -> dict[str, Any]:
     """``image_id`` and/or ``block_device_mapping`` for the disks (boot disk first)."""
     boot, rest = disks[0], disks[1:]
