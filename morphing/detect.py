@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 import shlex
 import struct
-from pathlib import Path
+import tempfile
+from pathlib import Path, PurePosixPath
 
-from morphing.tree import GuestTree
+from morphing.tree import GuestTree, LocalTree
 from providers.types import OsInfo, OsType
 
 _ELF_MACHINES = {0x03: "i386", 0x3E: "x86_64", 0xB7: "aarch64", 0x28: "arm", 0xF3: "riscv64", 0x15: "ppc64"}
@@ -38,16 +39,16 @@ def parse_shell_vars(text: str) -> dict[str, str]:
     return values
 
 
-def detect_os(root: Path) -> OsInfo:
-    """What OS the tree at ``root`` holds; ``OsType.UNKNOWN`` when none is recognised.
+def detect_os(root: GuestTree | Path) -> OsInfo:
+    """What OS a guest tree holds; ``OsType.UNKNOWN`` when none is recognised.
 
     Args:
-        root: the guest's root directory (a mounted guest or a plain tree).
+        root: the guest's tree (or a plain directory holding one).
     """
-    tree = GuestTree(root)
-    windows = _find_windows(root)
+    tree = LocalTree(root) if isinstance(root, Path) else root
+    windows = _find_windows(tree)
     if windows is not None:
-        return _detect_windows(windows)
+        return _detect_windows(tree, windows)
     info = _detect_linux(tree)
     if info is None:
         return OsInfo()
@@ -93,8 +94,7 @@ def _debian_version(tree: GuestTree) -> str | None:
 def _elf_arch(tree: GuestTree) -> str | None:
     for candidate in ("/bin/sh", "/usr/bin/sh", "/bin/ls", "/usr/bin/ls"):
         try:
-            with tree.path(candidate).open("rb") as f:
-                head = f.read(20)
+            head = tree.read_bytes(candidate, 20) or b""
         except OSError:
             continue
         if len(head) == 20 and head[:4] == b"\x7fELF":
@@ -104,49 +104,39 @@ def _elf_arch(tree: GuestTree) -> str | None:
     return None
 
 
-def _child(directory: Path, name: str) -> Path | None:
-    """``directory/name`` matched case-insensitively, as Windows paths are."""
-    if not directory.is_dir():
+def _child(tree: GuestTree, directory: str | None, name: str) -> str | None:
+    """The guest path of ``directory/name`` matched case-insensitively, as Windows paths are."""
+    if directory is None or not tree.is_dir(directory):
         return None
-    exact = directory / name
-    if exact.exists():
-        return exact
     lower = name.lower()
-    for entry in directory.iterdir():
-        if entry.name.lower() == lower:
-            return entry
+    for entry in tree.listdir(directory):
+        if entry.lower() == lower:
+            return str(PurePosixPath(directory) / entry)
     return None
 
 
-def _find_windows(root: Path) -> Path | None:
+def _find_windows(tree: GuestTree) -> str | None:
     """The Windows directory, if it has the registry hives (Windows/System32/config/SYSTEM)."""
-    windows = _child(root, "Windows")
-    config = None
-    if windows is not None:
-        system32 = _child(windows, "System32")
-        config = _child(system32, "config") if system32 else None
-    if config is not None and _child(config, "SYSTEM") is not None and _child(config, "SOFTWARE") is not None:
+    windows = _child(tree, "/", "Windows")
+    config = _child(tree, _child(tree, windows, "System32"), "config")
+    if _child(tree, config, "SYSTEM") is not None and _child(tree, config, "SOFTWARE") is not None:
         return windows
     return None
 
 
-def _detect_windows(windows: Path) -> OsInfo:
-    system32 = _child(windows, "System32")
-    assert system32 is not None
-    arch = _pe_arch(_child(system32, "cmd.exe"))
+def _detect_windows(tree: GuestTree, windows: str) -> OsInfo:
+    system32 = _child(tree, windows, "System32")
+    cmd = _child(tree, system32, "cmd.exe")
+    arch = _pe_arch(tree.read_bytes(cmd, 4096) if cmd else None)
     if arch is None:
-        arch = "x86_64" if _child(windows, "SysWOW64") is not None else None
-    product, version = _windows_product(_child(_child(system32, "config") or system32, "SOFTWARE"))
+        arch = "x86_64" if _child(tree, windows, "SysWOW64") is not None else None
+    software = _child(tree, _child(tree, system32, "config"), "SOFTWARE")
+    product, version = _windows_product(tree.read_bytes(software) if software else None)
     return OsInfo(OsType.WINDOWS, "windows", version, product, arch)
 
 
-def _pe_arch(path: Path | None) -> str | None:
-    if path is None:
-        return None
-    try:
-        with path.open("rb") as f:
-            head = f.read(4096)
-    except OSError:
+def _pe_arch(head: bytes | None) -> str | None:
+    if head is None:
         return None
     if head[:2] != b"MZ" or len(head) < 64:
         return None
@@ -157,8 +147,8 @@ def _pe_arch(path: Path | None) -> str | None:
     return _PE_MACHINES.get(machine)
 
 
-def _windows_product(software: Path | None) -> tuple[str | None, str | None]:
-    """ProductName and version from the SOFTWARE hive, when python hivex is installed."""
+def _windows_product(software: bytes | None) -> tuple[str | None, str | None]:
+    """ProductName and version from the SOFTWARE hive's bytes, when python hivex is installed."""
     if software is None:
         return None, None
     try:
@@ -166,7 +156,10 @@ def _windows_product(software: Path | None) -> tuple[str | None, str | None]:
     except ImportError:
         return None, None
     try:
-        hive = hivex.Hivex(str(software))
+        with tempfile.NamedTemporaryFile(prefix="coriolis-hive-") as copy:
+            copy.write(software)
+            copy.flush()
+            hive = hivex.Hivex(copy.name)
         node = hive.root()
         for name in ("Microsoft", "Windows NT", "CurrentVersion"):
             node = hive.node_get_child(node, name)

@@ -11,7 +11,7 @@ from morphing.fixers import FixContext, find_fixer
 from morphing.mount import GuestMount
 from morphing.options import MorphOptions, MorphResult
 from morphing.runner import ChrootRunner, Runner
-from morphing.tree import GuestTree
+from morphing.tree import GuestTree, LocalTree
 from providers.types import OsInfo, OsType, Reporter, TargetProfile, VmInfo
 
 
@@ -45,7 +45,7 @@ def morph(
 
 
 def morph_tree(
-    root: Path,
+    root: GuestTree | Path,
     devices: DeviceMap,
     runner: Runner,
     vm: VmInfo,
@@ -57,7 +57,7 @@ def morph_tree(
     """Morph a guest that is already a directory tree (mounted, or a plain tree in tests).
 
     Args:
-        root: the guest's root directory.
+        root: the guest's tree (a plain directory is served by ``LocalTree``).
         devices: old device names (/dev/sda1...) → UUID and type of what is on them now.
         runner: runs guest commands (chroot, or a recording stand-in).
         os_info: the detected OS (detected here when None).
@@ -75,7 +75,8 @@ def morph_tree(
         raise MorphError(f"unsupported OS: {os_info.os_type} ({what or 'unknown distribution'}); no fixer for it")
     log = ChangeLog(reporter)
     reporter.info(f"morph: found {os_info.product_name or os_info.distribution}; using the {fixer_class.name} fixer")
-    fixer = fixer_class(FixContext(GuestTree(root), runner, devices, os_info, vm, target, options, log))
+    tree = LocalTree(root) if isinstance(root, Path) else root
+    fixer = fixer_class(FixContext(tree, runner, devices, os_info, vm, target, options, log))
     total = len(fixer.concerns)
     for index, concern in enumerate(fixer.concerns):
         reporter.step(index, total, f"morph: {concern}")

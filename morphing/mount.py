@@ -15,7 +15,7 @@ from morphing import image, lvm
 from morphing.detect import detect_os
 from morphing.devices import BlockId, DeviceMap, legacy_names
 from morphing.errors import MorphError
-from morphing.tree import GuestTree
+from morphing.tree import LocalTree
 from providers.types import OsInfo, OsType, Reporter
 
 LINUX_FILESYSTEMS = {"ext2", "ext3", "ext4", "xfs", "btrfs", "jfs", "reiserfs"}
@@ -176,7 +176,7 @@ class GuestMount:
         return undo
 
     def _mount_system_dirs(self) -> None:
-        fstab = GuestTree(self.root).read("/etc/fstab") or ""
+        fstab = LocalTree(self.root).read("/etc/fstab") or ""
         wanted: dict[str, str] = {}
         for line in fstab.splitlines():
             fields = line.split()
@@ -187,7 +187,7 @@ class GuestMount:
             if vol is None:
                 self.reporter.warn(f"fstab: cannot find {wanted[mountpoint]} for {mountpoint}; not mounted")
                 continue
-            target = GuestTree(self.root).path(mountpoint)
+            target = LocalTree(self.root).path(mountpoint)
             target.mkdir(parents=True, exist_ok=True)
             self.stack.push(self._mount_volume(vol, target))
 

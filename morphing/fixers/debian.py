@@ -90,21 +90,20 @@ class DebianFixer(Fixer):
         if not wanted:
             return
         resolv = "/etc/resolv.conf"
-        host = self.tree.path("/etc") / "resolv.conf"
-        saved = host.read_bytes() if host.is_file() and not host.is_symlink() else None
-        link = host.readlink() if host.is_symlink() else None
+        link = self.tree.readlink(resolv)
+        saved = self.tree.read_bytes(resolv) if link is None else None
         self.tree.remove(resolv)
         try:
             with open("/etc/resolv.conf", "rb") as f:
-                host.write_bytes(f.read())
+                self.tree.write_bytes(resolv, f.read())
             self.ctx.runner.run(["apt-get", "update"])
             self._with_policy(["apt-get", "install", "-y", "--no-install-recommends", *wanted])
         finally:
             self.tree.remove(resolv)
             if link is not None:
-                host.symlink_to(link)
+                self.tree.symlink(link, resolv)
             elif saved is not None:
-                host.write_bytes(saved)
+                self.tree.write_bytes(resolv, saved)
         self.log.record(f"packages: installed {', '.join(wanted)}")
 
     def network(self) -> None:
@@ -182,7 +181,7 @@ class DebianFixer(Fixer):
             self.log.warn(f"bootloader: grub-mkconfig output unusable here, keeping the edited {cfg}")
             self.tree.remove(new)
             return
-        self.tree.path(new).replace(self.tree.path(cfg))
+        self.tree.rename(new, cfg)
         self.log.record(f"bootloader: regenerated {cfg} with grub-mkconfig")
 
     def _save(self, path: str, old: str, new: str, changes: list[str]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 from pathlib import PurePosixPath
 
 from morphing.network import HEADER, IfaceConfig, NicPlan, normalize_mac, prefix_of
@@ -31,10 +30,8 @@ def _files(tree: GuestTree) -> list[str]:
                 pattern = words[1] if words[1].startswith("/") else str(base / words[1])
                 if words[0] == "source-directory":
                     pattern = pattern.rstrip("/") + "/*"
-                host_dir = tree.path(str(PurePosixPath(pattern).parent))
-                matches = sorted(glob.glob(str(host_dir / PurePosixPath(pattern).name)))
                 parent = str(PurePosixPath(pattern).parent)
-                pending += [f"{parent}/{PurePosixPath(m).name}" for m in matches]
+                pending += tree.glob(parent, PurePosixPath(pattern).name)
     return order
 
 

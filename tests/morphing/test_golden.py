@@ -13,7 +13,7 @@ from morphing.fixers import FixContext
 from morphing.fixers.debian import DebianFixer
 from morphing.options import MorphOptions
 from morphing.runner import RecordingRunner
-from morphing.tree import BACKUP_DIR, GuestTree
+from morphing.tree import BACKUP_DIR, LocalTree
 from providers.types import NullReporter, OsInfo, OsType, TargetProfile
 from tests.morphing.conftest import GOLDEN, diff_trees, make_vm
 
@@ -62,7 +62,7 @@ def run_case(root: Path, case: Case) -> tuple[RecordingRunner, NullReporter]:
     reporter = NullReporter()
     os_info = OsInfo(OsType.LINUX, "debian", "12", "Debian GNU/Linux 12 (bookworm)", "x86_64")
     ctx = FixContext(
-        GuestTree(root), runner, DEVICES, os_info, make_vm(case.nics), case.target, case.options, ChangeLog(reporter)
+        LocalTree(root), runner, DEVICES, os_info, make_vm(case.nics), case.target, case.options, ChangeLog(reporter)
     )
     fixer = DebianFixer(ctx)
     for concern in case.concerns:

@@ -18,13 +18,13 @@ from morphing.network import (
     yamlish,
 )
 from morphing.network.systems import detect_system
-from morphing.tree import GuestTree
+from morphing.tree import LocalTree
 from providers.types import NicInfo
 from tests.morphing.conftest import GOLDEN, MAC1, MAC2
 
 
-def tree(case: str) -> GuestTree:
-    return GuestTree(GOLDEN / case / "input")
+def tree(case: str) -> LocalTree:
+    return LocalTree(GOLDEN / case / "input")
 
 
 def test_read_ifupdown_follows_source() -> None:
@@ -131,7 +131,7 @@ def test_yaml_reader_refuses_what_it_does_not_know() -> None:
 
 
 def test_netplan_wildcard_when_no_nics(tmp_path: Path) -> None:
-    guest = GuestTree(tmp_path)
+    guest = LocalTree(tmp_path)
     netplan.write(guest, plan_nics([], [], False))
     text = (tmp_path / "etc/netplan/90-coriolis.yaml").read_text()
     assert 'name: "e*"' in text and "dhcp4: true" in text
