@@ -2,6 +2,6 @@
 
 from morphing.errors import MorphError
 from morphing.morpher import morph, morph_tree
-from morphing.options import MorphOptions, MorphResult
+from morphing.options import MorphOptions, MorphResult, Toolkit
 
-__all__ = ["MorphError", "MorphOptions", "MorphResult", "morph", "morph_tree"]
+__all__ = ["MorphError", "MorphOptions", "MorphResult", "morph", "morph_tree", "Toolkit"]

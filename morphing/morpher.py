@@ -9,7 +9,7 @@ from morphing.devices import DeviceMap
 from morphing.errors import MorphError
 from morphing.fixers import FixContext, find_fixer
 from morphing.mount import GuestMount
-from morphing.options import MorphOptions, MorphResult
+from morphing.options import MorphOptions, MorphResult, Toolkit
 from morphing.runner import ChrootRunner, Runner
 from morphing.tree import GuestTree, LocalTree
 from providers.types import OsInfo, OsType, Reporter, TargetProfile, VmInfo
@@ -21,6 +21,7 @@ def morph(
     target: TargetProfile,
     options: MorphOptions,
     reporter: Reporter,
+    toolkit: Toolkit | None = None,
 ) -> MorphResult:
     """Make a migrated guest boot and reach the network on the destination; changes disks in place.
 
@@ -30,6 +31,7 @@ def morph(
         target: what the destination needs (disk bus, NIC model, cloud-init datasources).
         options: the user's choices (static IPs, hostname...).
         reporter: progress and change events; ``step`` may raise ``Cancelled``.
+        toolkit: what the operator supplies for Windows guests (virtio-win...).
 
     Raises:
         MorphError: no OS found, an OS family no fixer handles, or a guest command failed.
@@ -40,7 +42,7 @@ def morph(
     reporter.step(0, None, "morph: mounting the guest")
     with GuestMount(disks, reporter) as guest:
         return morph_tree(
-            guest.root, guest.devices, ChrootRunner(guest.root), vm, target, options, reporter, guest.os_info
+            guest.root, guest.devices, ChrootRunner(guest.root), vm, target, options, reporter, guest.os_info, toolkit
         )
 
 
@@ -53,6 +55,7 @@ def morph_tree(
     options: MorphOptions,
     reporter: Reporter,
     os_info: OsInfo | None = None,
+    toolkit: Toolkit | None = None,
 ) -> MorphResult:
     """Morph a guest that is already a directory tree (mounted, or a plain tree in tests).
 
@@ -61,6 +64,7 @@ def morph_tree(
         devices: old device names (/dev/sda1...) → UUID and type of what is on them now.
         runner: runs guest commands (chroot, or a recording stand-in).
         os_info: the detected OS (detected here when None).
+        toolkit: what the operator supplies for Windows guests.
         vm, target, options, reporter: as for ``morph``.
     """
     if os_info is None:
@@ -76,7 +80,7 @@ def morph_tree(
     log = ChangeLog(reporter)
     reporter.info(f"morph: found {os_info.product_name or os_info.distribution}; using the {fixer_class.name} fixer")
     tree = LocalTree(root) if isinstance(root, Path) else root
-    fixer = fixer_class(FixContext(tree, runner, devices, os_info, vm, target, options, log))
+    fixer = fixer_class(FixContext(tree, runner, devices, os_info, vm, target, options, log, toolkit or Toolkit()))
     total = len(fixer.concerns)
     for index, concern in enumerate(fixer.concerns):
         reporter.step(index, total, f"morph: {concern}")

@@ -40,6 +40,23 @@ class MorphOptions:
 
 
 @dataclass(frozen=True)
+class Toolkit:
+    """What the operator supplies for guests that need more than their own files (Windows).
+
+    Attributes:
+        virtio_win: the virtio-win ISO or unpacked directory (VirtIO drivers, guest agent).
+        firstboot_service: a srvany-style service wrapper (rhsrvany.exe or pvvxsvc.exe) that runs
+            the first-boot script.
+        cloudbase_init: the cloudbase-init MSI installed at first boot when the destination has a
+            metadata service.
+    """
+
+    virtio_win: str | None = None
+    firstboot_service: str | None = None
+    cloudbase_init: str | None = None
+
+
+@dataclass(frozen=True)
 class MorphResult:
     """What the morph found and changed (each change was also reported as an event)."""
 

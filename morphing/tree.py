@@ -8,10 +8,16 @@ libguestfs appliance. Symlinks are resolved as the guest would, never out of its
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path, PurePosixPath
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from morphing.registry import HiveHandle
 
 BACKUP_DIR = "var/lib/coriolis/backup"
 
@@ -78,6 +84,14 @@ class GuestTree(Protocol):
 
     def upload(self, host_file: Path, guest_path: str, mode: int | None = None) -> None:
         """Copy a file the *service* owns (a driver, a script) into the guest."""
+        ...
+
+    def open_hive(self, guest_path: str, write: bool = False) -> AbstractContextManager[HiveHandle]:
+        """A Windows registry hive of the guest, open for the block (changes kept on ``commit``).
+
+        Raises:
+            OSError: the file is missing or not a hive.
+        """
         ...
 
 
@@ -211,3 +225,16 @@ class LocalTree:
 
     def upload(self, host_file: Path, guest_path: str, mode: int | None = None) -> None:
         self.write_bytes(guest_path, Path(host_file).read_bytes(), mode)
+
+    @contextlib.contextmanager
+    def open_hive(self, guest_path: str, write: bool = False) -> Iterator[HiveHandle]:
+        import hivex  # Debian's python3-hivex (tests only: the appliance parses real guests' hives)
+
+        host = self.path(guest_path)
+        if not host.is_file():
+            raise OSError(f"no registry hive at {guest_path}")
+        try:
+            handle = hivex.Hivex(str(host), write=write)
+        except RuntimeError as exc:
+            raise OSError(f"{guest_path} is not a readable registry hive: {exc}") from exc
+        yield handle

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from morphing.changes import ChangeLog
 from morphing.devices import DeviceMap
-from morphing.options import MorphOptions
+from morphing.options import MorphOptions, Toolkit
 from morphing.runner import Runner
 from morphing.tree import GuestTree
 from providers.types import OsInfo, TargetProfile, VmInfo
@@ -25,6 +25,7 @@ class FixContext:
     target: TargetProfile
     options: MorphOptions
     log: ChangeLog
+    toolkit: Toolkit = field(default_factory=Toolkit)
 
 
 class Fixer:
