@@ -95,6 +95,10 @@ class Settings:
     live_sync_max_passes: int = 3  # live_migration: sync passes while the source runs, at most
     live_sync_converged_bytes: int = 64 << 20  # ...stopping early once a pass writes no more than this
     log_format: str = "text"  # text for a terminal; json (one object per line) for collectors
+    # Windows guests (morphing/fixers/windows.py): what the operator supplies, never a tenant
+    virtio_win: str = "/usr/share/virtio-win"  # the virtio-win ISO or unpacked directory
+    windows_firstboot_service: str = "/usr/share/virt-tools"  # rhsrvany.exe/pvvxsvc.exe, or a folder with one
+    cloudbase_init_msi: str = ""  # CloudbaseInitSetup_x64.msi, installed at first boot for metadata clouds
 
     def __post_init__(self) -> None:
         state = Path(self.state_dir)

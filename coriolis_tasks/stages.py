@@ -10,7 +10,7 @@ from coriolis_tasks import staging
 from coriolis_tasks.app import celery_app
 from coriolis_tasks.control import complete_if_done
 from coriolis_tasks.runtime import StageRun, run_stage
-from providers.types import BootResult, DiskRef, ImportedInstance, ProviderError, TemplateImport
+from providers.types import BootResult, DiskRef, ImportedInstance, OsType, ProviderError, TemplateImport
 
 
 class StageError(Exception):
@@ -75,11 +75,13 @@ def morph_instance(run: StageRun) -> dict[str, Any]:
         why = "skip_os_morphing was requested" if run.migration.skip_os_morphing else "destination needs none"
         run.reporter.info(f"OS morphing skipped: {why}")
         return {**out, "skipped": True}
-    from morphing import MorphOptions, morph
+    from morphing import MorphOptions, Toolkit, morph
 
     env = run.migration.destination_environment or {}
     options = MorphOptions(preserve_static_ips=bool(env.get("preserve_static_ips", False)))
-    result = morph([(Path(d.path), d.format) for d in disks], run.vm(), target, options, run.reporter)
+    settings = run.settings
+    toolkit = Toolkit(settings.virtio_win, settings.windows_firstboot_service, settings.cloudbase_init_msi or None)
+    result = morph([(Path(d.path), d.format) for d in disks], run.vm(), target, options, run.reporter, toolkit)
     return {**out, "morph": result.to_dict()}
 
 
@@ -96,7 +98,9 @@ def import_instance(run: StageRun) -> dict[str, Any]:
         run.reporter.warn(f"{vm.name} is a template, but this destination keeps no templates: it becomes an instance")
     instance = importer.create_instance(vm, imported, run.ctx, run.reporter)
     run.reporter.info(f"instance {instance.name} created at the destination ({instance.id})")
-    return instance.to_dict()
+    result = instance.to_dict()
+    result["guest_os_type"] = str(_os_type(run))  # for the boot stage, which sees only this result
+    return result
 
 
 def boot_instance(run: StageRun) -> dict[str, Any]:
@@ -104,11 +108,26 @@ def boot_instance(run: StageRun) -> dict[str, Any]:
     if instance.details.get("template"):
         run.reporter.info(f"{instance.name} is a template: its images are not booted")
         return BootResult(False, None, "a template: kept as images, not booted").to_dict()
+    if _os_type(run) == OsType.WINDOWS:
+        # no Windows image can boot here: say so instead of reporting a boot that was never seen
+        message = "not checked (Windows): the instance was created; its first boot runs the Coriolis first-boot service"
+        run.reporter.warn(f"boot check of {instance.name}: {message}")
+        return BootResult(False, None, message, checked=False).to_dict()
     result = run.importer().boot(instance, run.ctx, run.reporter)
     if not result.booted:
         raise StageError(f"the migrated instance did not boot: {result.message}")
     run.reporter.info(f"instance booted in {result.seconds:.1f} s: {result.message}")
     return result.to_dict()
+
+
+def _os_type(run: StageRun) -> OsType:
+    """The guest's OS as the morph found it (the source's word when the morph was skipped)."""
+    found = None
+    if "OS_MORPHING" in run.inputs:
+        found = ((run.input("OS_MORPHING").get("morph") or {}).get("os_info") or {}).get("os_type")
+    elif "IMPORT_INSTANCE" in run.inputs:
+        found = run.input("IMPORT_INSTANCE").get("guest_os_type")
+    return OsType(found) if found and found != "unknown" else run.vm().os_type
 
 
 def finalize_instance(run: StageRun) -> dict[str, Any]:

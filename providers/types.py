@@ -258,6 +258,7 @@ class BootResult:
     seconds: float | None = None
     message: str = ""
     console_tail: str = ""
+    checked: bool = True  # False: no boot check exists for this guest here (Windows)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
