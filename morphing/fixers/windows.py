@@ -17,7 +17,7 @@ from morphing.errors import MorphError
 from morphing.fixers.base import FixContext, Fixer
 from morphing.registry import Hive, RegValue
 from morphing.windows import firstboot as fb
-from morphing.windows.facts import WindowsFacts, read_facts
+from morphing.windows.facts import WindowsFacts, read_facts, read_system
 from morphing.windows.paths import resolve
 from morphing.windows.virtio_win import DriverFile, VirtioWin
 from providers.types import OsInfo, OsType
@@ -125,10 +125,15 @@ class WindowsFixer(Fixer):
     def preflight(self) -> None:
         """Read the registry facts; refuse an unsupported version or a missing operator toolkit."""
         try:
-            with self.tree.open_hive(self.system_hive) as system, self.tree.open_hive(self.software_hive) as software:
-                facts = read_facts(Hive(system), Hive(software), self.ctx.os_info.architecture)
+            with self.tree.open_hive(self.system_hive) as system:
+                found = read_system(Hive(system), self.ctx.os_info.architecture)
         except OSError as exc:
-            raise self._hive_error(f"{self.system_hive} / {self.software_hive}", exc) from exc
+            raise self._hive_error(self.system_hive, exc) from exc
+        try:
+            with self.tree.open_hive(self.software_hive) as software:
+                facts = read_facts(found, Hive(software))
+        except OSError as exc:
+            raise self._hive_error(self.software_hive, exc) from exc
         tag = facts.version_tag  # raises for unsupported versions
         self.facts = facts
         self.log.reporter.info(

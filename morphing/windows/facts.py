@@ -187,16 +187,26 @@ def read_arch(system: Hive, cs: str, pe_arch: str | None) -> str:
     return by_name.get(value.lower()) or pe_arch or "unknown"
 
 
-def read_facts(system: Hive, software: Hive, pe_arch: str | None) -> WindowsFacts:
-    """Every fact, from both hives.
+def read_system(system: Hive, pe_arch: str | None) -> tuple[str, str, tuple[Adapter, ...]]:
+    """Control set, architecture and adapters from the SYSTEM hive.
 
     Raises:
-        MorphError: a hive is not what a Windows guest has.
+        MorphError: the hive has no usable control set.
     """
     try:
         cs = control_set(system)
     except ValueError as exc:
         raise MorphError(str(exc)) from exc
+    return cs, read_arch(system, cs, pe_arch), read_adapters(system, cs)
+
+
+def read_facts(system: tuple[str, str, tuple[Adapter, ...]], software: Hive) -> WindowsFacts:
+    """Every fact: what ``read_system`` found (the appliance opens one hive at a time) and SOFTWARE's.
+
+    Raises:
+        MorphError: the SOFTWARE hive is not a Windows one.
+    """
+    cs, arch, adapters = system
     product, major, minor, build, server, edition = read_version(software)
     return WindowsFacts(
         product_name=product,
@@ -205,8 +215,8 @@ def read_facts(system: Hive, software: Hive, pe_arch: str | None) -> WindowsFact
         build=build,
         server=server,
         edition=edition,
-        arch=read_arch(system, cs, pe_arch),
+        arch=arch,
         control_set=cs,
         tools=read_tools(software),
-        adapters=read_adapters(system, cs),
+        adapters=adapters,
     )
