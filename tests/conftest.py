@@ -24,6 +24,11 @@ os.environ["CORIOLIS_QUEUE_PREFIX"] = f"t{RUN_ID}-"
 os.environ["CORIOLIS_STATE_DIR"] = str(STATE_DIR)
 os.environ["CORIOLIS_CANCEL_WAIT_SECONDS"] = "20"
 os.environ["CORIOLIS_PROGRESS_INTERVAL"] = "0.2"
+# the operator's Windows toolkit (fakes built by the windows_toolkit fixture before a Windows guest is morphed)
+WINDOWS_TOOLKIT = STATE_DIR / "windows-toolkit"
+os.environ["CORIOLIS_VIRTIO_WIN"] = str(WINDOWS_TOOLKIT / "virtio-win")
+os.environ["CORIOLIS_WINDOWS_FIRSTBOOT_SERVICE"] = str(WINDOWS_TOOLKIT / "virt-tools")
+os.environ["CORIOLIS_CLOUDBASE_INIT_MSI"] = str(WINDOWS_TOOLKIT / "CloudbaseInitSetup_x64.msi")
 PG_ADMIN_URL = os.environ.get(
     "CORIOLIS_TEST_PG_URL", "postgresql+psycopg://coriolis:coriolis@127.0.0.1:5432/postgres"
 )
@@ -154,6 +159,18 @@ def workers(pg_url) -> Iterator[WorkerFleet]:
         yield fleet
     finally:
         fleet.stop()
+
+
+@pytest.fixture(scope="session")
+def windows_toolkit() -> Path:
+    """The fake virtio-win tree, service wrapper and cloudbase-init MSI the settings above name."""
+    from tests.fixtures.windows.toolkit import build_msi, build_virtio_win, build_wrapper
+
+    if not (WINDOWS_TOOLKIT / "virtio-win").exists():
+        build_virtio_win(WINDOWS_TOOLKIT / "virtio-win")
+        build_wrapper(WINDOWS_TOOLKIT / "virt-tools" / "rhsrvany.exe")
+        build_msi(WINDOWS_TOOLKIT / "CloudbaseInitSetup_x64.msi")
+    return WINDOWS_TOOLKIT
 
 
 @pytest.fixture()
