@@ -76,12 +76,15 @@ def morph_instance(run: StageRun) -> dict[str, Any]:
         run.reporter.info(f"OS morphing skipped: {why}")
         return {**out, "skipped": True}
     from morphing import MorphOptions, Toolkit, morph
+    from morphing.appliance import ApplianceConfig
 
     env = run.migration.destination_environment or {}
     options = MorphOptions(preserve_static_ips=bool(env.get("preserve_static_ips", False)))
     settings = run.settings
+    appliance = ApplianceConfig.from_settings(settings)
     toolkit = Toolkit(settings.virtio_win, settings.windows_firstboot_service, settings.cloudbase_init_msi or None)
-    result = morph([(Path(d.path), d.format) for d in disks], run.vm(), target, options, run.reporter, toolkit)
+    disk_list = [(Path(d.path), d.format) for d in disks]
+    result = morph(disk_list, run.vm(), target, options, run.reporter, appliance, toolkit)
     return {**out, "morph": result.to_dict()}
 
 
