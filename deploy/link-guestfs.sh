@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Expose Debian's libguestfs Python bindings to a venv: symlink only those modules from
+# Expose Debian's libguestfs (and hivex) Python bindings to a venv: symlink only those modules from
 # /usr/lib/python3/dist-packages into the venv's site-packages, for the venv's own CPython ABI.
 # Usage: deploy/link-guestfs.sh VENV. Fails loudly when the bindings do not import.
 set -euo pipefail
@@ -16,4 +16,9 @@ for mod in guestfs.py "libguestfsmod$tag"; do
     exit 1
   fi
 done
+# hivex (python3-hivex): the tests build and read registry hives of synthetic Windows guests with it
+if [ -e "$dist/hivex/__init__.py" ] && [ -e "$dist/libhivexmod$tag" ]; then
+  ln -sfn "$dist/hivex" "$site/hivex"
+  ln -sfn "$dist/libhivexmod$tag" "$site/libhivexmod$tag"
+fi
 "$venv/bin/python" -c 'import guestfs; guestfs.GuestFS(python_return_dict=True).close()'

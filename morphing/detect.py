@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import shlex
 import struct
-import tempfile
 from pathlib import Path, PurePosixPath
 
 from morphing.tree import GuestTree, LocalTree
@@ -131,7 +130,7 @@ def _detect_windows(tree: GuestTree, windows: str) -> OsInfo:
     if arch is None:
         arch = "x86_64" if _child(tree, windows, "SysWOW64") is not None else None
     software = _child(tree, _child(tree, system32, "config"), "SOFTWARE")
-    product, version = _windows_product(tree.read_bytes(software) if software else None)
+    product, version = _windows_product(tree, software)
     return OsInfo(OsType.WINDOWS, "windows", version, product, arch)
 
 
@@ -147,35 +146,21 @@ def _pe_arch(head: bytes | None) -> str | None:
     return _PE_MACHINES.get(machine)
 
 
-def _windows_product(software: bytes | None) -> tuple[str | None, str | None]:
-    """ProductName and version from the SOFTWARE hive's bytes, when python hivex is installed."""
+def _windows_product(tree: GuestTree, software: str | None) -> tuple[str | None, str | None]:
+    """ProductName and version from the SOFTWARE hive (opened by the tree: in the appliance for a guest)."""
     if software is None:
         return None, None
+    from morphing.registry import Hive
+    from morphing.windows.facts import CURRENT_VERSION
+
     try:
-        import hivex  # type: ignore[import-not-found]
-    except ImportError:
-        return None, None
-    try:
-        with tempfile.NamedTemporaryFile(prefix="coriolis-hive-") as copy:
-            copy.write(software)
-            copy.flush()
-            hive = hivex.Hivex(copy.name)
-        node = hive.root()
-        for name in ("Microsoft", "Windows NT", "CurrentVersion"):
-            node = hive.node_get_child(node, name)
-            if node is None:
-                return None, None
-        values = {hive.value_key(v): v for v in hive.node_values(node)}
-        product = hive.value_string(values["ProductName"]) if "ProductName" in values else None
-        version = None
-        if "CurrentMajorVersionNumber" in values:
-            major = hive.value_dword(values["CurrentMajorVersionNumber"])
-            minor = (
-                hive.value_dword(values["CurrentMinorVersionNumber"]) if ("CurrentMinorVersionNumber" in values) else 0
+        with tree.open_hive(software) as handle:
+            hive = Hive(handle)
+            product = hive.get(CURRENT_VERSION, "ProductName")
+            major, minor = hive.get(CURRENT_VERSION, "CurrentMajorVersionNumber"), hive.get(
+                CURRENT_VERSION, "CurrentMinorVersionNumber"
             )
-            version = f"{major}.{minor}"
-        elif "CurrentVersion" in values:
-            version = hive.value_string(values["CurrentVersion"])
-        return product, version
-    except (RuntimeError, KeyError, OSError):
+            version = f"{major}.{minor or 0}" if isinstance(major, int) else hive.get(CURRENT_VERSION, "CurrentVersion")
+    except (OSError, ImportError):
         return None, None
+    return (product if isinstance(product, str) else None), (version if isinstance(version, str) else None)
