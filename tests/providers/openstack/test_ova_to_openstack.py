@@ -103,3 +103,38 @@ def test_a_failed_migration_leaves_nothing_in_the_cloud(fleet, tenant, tmp_path)
     cleanup = [t for t in migration["tasks"] if t["task_type"] == "CLEANUP_INSTANCE_RESOURCES"]
     assert cleanup and all(t["status"] == "COMPLETED" for t in cleanup), cleanup
     assert tenant.leftovers(mid) == {"images": [], "servers": [], "ports": [], "volumes": []}
+
+
+def test_windows_guest_migrates_to_openstack_with_cloudbase_init(fleet, tenant, windows_toolkit, tmp_path):
+    from tests.fixtures.windows.disk import build_windows_ova, ensure_disk
+    from tests.fixtures.windows.inspect import read_back
+
+    library = tmp_path / "ova-library"
+    build_windows_ova(ensure_disk("2k19"), library, "win2k19")
+    project = f"win-{uuid.uuid4().hex[:8]}"
+    body = {"migration": {
+        "origin": {"type": "ova", "connection_info": {"path": str(library)}},
+        "destination": {"type": "openstack", "connection_info": tenant.connection_info(),
+                        "target_environment": {"flavor_name": "m1.small", "preserve_static_ips": True}},
+        "network_map": {"VM Network": "prod-net"},
+        "instances": ["win2k19.ova"],
+    }}
+    resp = fleet.api.post(f"/v1/{project}/migrations", json=body)
+    assert resp.status_code == 202, resp.get_json()
+    mid = resp.get_json()["migration"]["id"]
+    migration = wait_finished(fleet.api, project, mid, timeout=900)
+    assert migration["status"] == "COMPLETED", migration["last_error"]
+    boot = migration["transfer_result"]["win2k19.ova"]["boot"]
+    assert boot["checked"] is False and boot["message"].startswith("not checked (Windows)")
+
+    # the server is ACTIVE on the converted image; the image holds the conversion for OpenStack
+    servers = [s for s in tenant.listing("compute/v2.1/servers/detail", "servers")
+               if s["metadata"].get("coriolis_migration_id") == mid]
+    assert len(servers) == 1 and servers[0]["status"] == "ACTIVE"
+    images = [i for i in tenant.images() if i.get("coriolis_migration_id") == mid]
+    assert len(images) == 1 and images[0]["hw_disk_bus"] == "virtio"
+    image = tenant.glance.download(tenant.token(), images[0]["id"], tmp_path / "win.qcow2")
+    facts = read_back(image, images[0]["disk_format"])
+    assert facts["viostor"]["Start"] == 0 and facts["boot_driver"] is True
+    assert facts["scripts"][-1] == "40-install-cloudbase-init.cmd"
+    assert {"CloudbaseInitSetup.msi", "cloudbase-init.conf"} <= set(facts["files"])
