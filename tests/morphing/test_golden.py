@@ -108,7 +108,7 @@ def test_bootloader_warns_about_unknown_device(guest_copy) -> None:
     assert warnings == ["fstab: /dev/sdc1 not found on the migrated disks; left as is"]
     infos = [m for level, m in reporter.events if level == "INFO"]
     assert f"fstab: /dev/sda1 (/) is now UUID={UUID_A}" in infos
-    assert "/boot/grub/grub.cfg: dropped resume=/dev/sda5" in infos
+    assert f"/boot/grub/grub.cfg: resume=/dev/sda5 is now resume=UUID={UUID_B}" in infos
 
 
 def test_second_run_changes_nothing_more(guest_copy) -> None:
