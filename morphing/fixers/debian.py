@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from morphing import bootloader, cloud_init, uefi
+from morphing import bootloader, cloud_init, uefi, vmware_tools
 from morphing.drivers import wanted_drivers
 from morphing.fixers.base import Fixer
 from morphing.network import plan_nics
@@ -16,8 +16,6 @@ from providers.types import OsInfo, OsType
 FAMILY = {"debian", "ubuntu", "linuxmint", "pop", "kali", "raspbian", "devuan", "elementary", "zorin"}
 DPKG_STATUS = "/var/lib/dpkg/status"
 MODULES_FILE = "/etc/initramfs-tools/modules"
-_TOOLS_PACKAGE = re.compile(r"(open-vm-tools|vmware-tools).*")
-_TOOLS_LEFTOVERS = ("/etc/vmware-tools", "/etc/init.d/vmware-tools", "/usr/lib/vmware-tools")
 _POLICY = "/usr/sbin/policy-rc.d"
 _GRUB_CFGS = ("/boot/grub/grub.cfg", "/boot/grub2/grub.cfg")
 
@@ -66,13 +64,11 @@ class DebianFixer(Fixer):
         """Purge open-vm-tools (and VMware Tools leftovers): no use off VMware."""
         if not self.ctx.options.remove_guest_tools:
             return
-        packages = sorted(p for p in installed_packages(self.tree) if _TOOLS_PACKAGE.fullmatch(p))
+        packages = sorted(p for p in installed_packages(self.tree) if vmware_tools.PACKAGE.fullmatch(p))
         if packages:
             self._with_policy(["dpkg", "--purge", *packages])
             self.log.record(f"guest tools: purged {', '.join(packages)}")
-        for path in _TOOLS_LEFTOVERS:
-            if self.tree.remove(path):
-                self.log.record(f"guest tools: removed {path}")
+        vmware_tools.remove_leftovers(self.tree, self.log)
 
     def packages(self) -> None:
         """Install the requested extra packages with apt (the guest uses the host's resolver)."""

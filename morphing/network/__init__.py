@@ -115,3 +115,15 @@ def plan_nics(found: Sequence[IfaceConfig], nics: Sequence[NicInfo], preserve_st
             config = IfaceConfig(name, mac, dhcp4=True)
         plans.append(NicPlan(name, mac, config))
     return plans
+
+
+def mac_warning(plans: Sequence[NicPlan], keeps_macs: bool) -> str | None:
+    """The warning to give when the guest's config is matched by MAC but the destination changes the MACs."""
+    bound = [p for p in plans if p.mac]
+    if keeps_macs or not bound:
+        return None
+    macs = ", ".join(p.mac or "" for p in bound)
+    return (
+        f"network: the guest's network configuration is matched by MAC ({macs}) but the destination does not "
+        "keep the source MACs: those NICs stay unconfigured unless the destination NICs are given these MACs"
+    )
