@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from morphing import bootloader, cloud_init, dracut, rpmdb, uefi, vmware_tools
-from morphing.detect import parse_shell_vars
+from morphing import bootloader, cloud_init, dracut, rpmdb, selinux, uefi, vmware_tools
 from morphing.drivers import wanted_drivers
 from morphing.errors import MorphError
 from morphing.fixers.base import FixContext, Fixer
@@ -17,7 +16,6 @@ from providers.types import OsInfo, OsType
 FAMILY = {"rhel", "centos", "rocky", "almalinux", "ol", "fedora", "scientific", "cloudlinux", "eurolinux"}
 _DRACUT = ("/usr/bin/dracut", "/usr/sbin/dracut", "/sbin/dracut")
 INITRAMFS = "/boot/initramfs-{kv}.img"
-AUTORELABEL = "/.autorelabel"
 
 
 def major_version(os_info: OsInfo) -> int | None:
@@ -134,8 +132,4 @@ class RedHatFixer(Fixer):
 
     def selinux(self) -> None:
         """Files were written offline without SELinux labels: relabel at first boot when SELinux is on."""
-        config = parse_shell_vars(self.tree.read("/etc/selinux/config") or "")
-        mode = config.get("SELINUX", "disabled").lower()
-        if mode in ("enforcing", "permissive") and not self.tree.exists(AUTORELABEL):
-            self.tree.write(AUTORELABEL, "", mode=0o644)
-            self.log.record(f"selinux: {mode}; scheduled a full relabel at first boot ({AUTORELABEL})")
+        selinux.schedule_relabel(self.tree, self.log)

@@ -30,13 +30,16 @@ class Guest:
     kernels: Sequence[str]
     kernel_package: str = "kernel-core"
     packages: Sequence[tuple[str, str, str]] = ()
-    rpmdb: str = "sqlite"  # sqlite | bdb | sysimage (sqlite under /usr/lib/sysimage/rpm)
+    # sqlite | bdb | sysimage (sqlite under /usr/lib/sysimage/rpm) | ndb (SUSE's format, which
+    # Debian's rpm cannot write: a placeholder, so the fixer must ask the guest's rpm)
+    rpmdb: str = "sqlite"
     uefi_vendor: str | None = None
     bls: bool = True
     cmdline: str = "root=/dev/mapper/rhel-root ro"
     kernelopts_in_grubenv: bool = False
     kernel_cmdline_file: bool = False
     initrd: str = "/boot/initramfs-{kv}.img"
+    grub_cfg: str | None = None
     files: dict[str, str] = field(default_factory=dict)
 
 
@@ -139,7 +142,7 @@ def build(root: Path, guest: Guest, rpm_cache: Path) -> None:
     if guest.kernel_cmdline_file:
         write(root, "/etc/kernel/cmdline", options + "\n")
     grub_dir = f"/boot/efi/EFI/{guest.uefi_vendor}" if guest.uefi_vendor else "/boot/grub2"
-    write(root, f"{grub_dir}/grub.cfg", _grub_cfg(guest))
+    write(root, f"{grub_dir}/grub.cfg", guest.grub_cfg or _grub_cfg(guest))
     env = {"saved_entry": f"{MACHINE_ID}-{guest.kernels[0]}"}
     if guest.kernelopts_in_grubenv:
         env["kernelopts"] = options
@@ -157,9 +160,13 @@ def build(root: Path, guest: Guest, rpm_cache: Path) -> None:
             *guest.packages,
         ]
     ]
-    dbdir = root / ("usr/lib/sysimage/rpm" if guest.rpmdb == "sysimage" else "var/lib/rpm")
-    make_rpmdb(dbdir, rpms)
-    if guest.rpmdb == "sysimage":
+    dbdir = root / ("usr/lib/sysimage/rpm" if guest.rpmdb in ("sysimage", "ndb") else "var/lib/rpm")
+    if guest.rpmdb == "ndb":
+        dbdir.mkdir(parents=True, exist_ok=True)
+        (dbdir / "Packages.db").write_bytes(b"RpmP phony ndb database (Debian's rpm cannot write ndb)\n")
+    else:
+        make_rpmdb(dbdir, rpms)
+    if guest.rpmdb in ("sysimage", "ndb"):
         (root / "var/lib").mkdir(parents=True, exist_ok=True)
         (root / "var/lib/rpm").symlink_to("../../usr/lib/sysimage/rpm")
     if guest.rpmdb == "bdb":

@@ -22,7 +22,7 @@ from morphing.tree import LocalTree
 from providers.types import NullReporter, OsInfo
 from tests.morphing import phony
 from tests.morphing.conftest import diff_trees, make_vm
-from tests.morphing.families_recipes import CASES, DEVICES, FamilyCase
+from tests.morphing.families_recipes import CASES, FamilyCase
 
 FAMILIES = Path(__file__).parent / "families"
 SKIP = ("var/lib/coriolis", "var/lib/rpm", "usr/lib/sysimage/rpm")
@@ -39,10 +39,17 @@ def morph_case(root: Path, case: FamilyCase, rpm_cache: Path) -> tuple[OsInfo, s
     os_info = detect_os(root)
     fixer_class = find_fixer(os_info)
     assert fixer_class is not None, os_info
-    runner = RecordingRunner()
+    runner = RecordingRunner(case.outputs)
     reporter = NullReporter()
     ctx = FixContext(
-        LocalTree(root), runner, DEVICES, os_info, make_vm(case.nics), case.target, case.options, ChangeLog(reporter)
+        LocalTree(root),
+        runner,
+        case.devices,
+        os_info,
+        make_vm(case.nics),
+        case.target,
+        case.options,
+        ChangeLog(reporter),
     )
     fixer = fixer_class(ctx)
     for concern in fixer.concerns:
