@@ -70,7 +70,8 @@ def plan_nics(found: Sequence[IfaceConfig], nics: Sequence[NicInfo], preserve_st
 
     A NIC takes the source config with its MAC, else the one with its name, else the next
     config that names no MAC, in order. With ``preserve_static`` a static config is kept as it
-    was; everything else gets DHCP. Without known NICs, one DHCP plan matches any ethernet NIC.
+    was; everything else gets DHCP (and IPv6 autoconfiguration where the source config had it).
+    Without known NICs, one DHCP plan matches any ethernet NIC.
 
     Args:
         found: the interfaces configured in the guest, in file order.
@@ -112,7 +113,8 @@ def plan_nics(found: Sequence[IfaceConfig], nics: Sequence[NicInfo], preserve_st
                 list(match.search),
             )
         else:
-            config = IfaceConfig(name, mac, dhcp4=True)
+            # DHCP; IPv6 autoconfiguration stays on where the source had it
+            config = IfaceConfig(name, mac, dhcp4=True, dhcp6=bool(match is not None and match.dhcp6))
         plans.append(NicPlan(name, mac, config))
     return plans
 

@@ -42,6 +42,11 @@ CASES = {
     "ifupdown_dhcp": Case(["network"], nics=2),
     "netplan_static": Case(["network"], nics=2, options=STATIC),
     "netplan_dhcp": Case(["network"]),
+    # the layouts of Ubuntu's releases: cloud-init's (18.04, 24.04) and subiquity's (20.04, 22.04)
+    "netplan_ubuntu1804": Case(["network"]),
+    "netplan_ubuntu2004": Case(["network"], options=STATIC),
+    "netplan_ubuntu2204": Case(["network"], options=STATIC),
+    "netplan_ubuntu2404": Case(["network"]),
     "networkd_static": Case(["network"], options=STATIC),
     "keyfile_static": Case(["network"], options=STATIC),
     "bootloader": Case(["bootloader"]),
