@@ -8,7 +8,7 @@ from typing import ClassVar
 from morphing import bootloader, cloud_init, uefi, vmware_tools
 from morphing.drivers import wanted_drivers
 from morphing.fixers.base import Fixer
-from morphing.network import plan_nics
+from morphing.network import mac_warning, plan_nics
 from morphing.network.systems import SYSTEMS, detect_system
 from morphing.tree import GuestTree
 from providers.types import OsInfo, OsType
@@ -103,6 +103,9 @@ class DebianFixer(Fixer):
         self.kept_static = any(p.config.static for p in plans)
         for change in module.write(self.tree, plans):
             self.log.record(change)
+        warning = mac_warning(plans, self.ctx.target.keeps_macs)
+        if warning:
+            self.log.warn(warning)
 
     def cloud_init(self) -> None:
         """Point cloud-init at the destination's datasources; drop VMware customization."""

@@ -16,6 +16,7 @@ import pytest
 
 from morphing.changes import ChangeLog
 from morphing.detect import detect_os
+from morphing.errors import MorphError
 from morphing.fixers import FixContext, find_fixer
 from morphing.runner import RecordingRunner
 from morphing.tree import LocalTree
@@ -90,3 +91,51 @@ def regenerate() -> None:
 
 if __name__ == "__main__":
     regenerate()
+
+
+def run_concerns(root: Path, case: FamilyCase, concerns: list[str]) -> NullReporter:
+    os_info = detect_os(root)
+    fixer_class = find_fixer(os_info)
+    assert fixer_class is not None
+    reporter = NullReporter()
+    ctx = FixContext(
+        LocalTree(root),
+        RecordingRunner(),
+        case.devices,
+        os_info,
+        make_vm(1),
+        case.target,
+        case.options,
+        ChangeLog(reporter),
+    )
+    fixer = fixer_class(ctx)
+    for concern in concerns:
+        fixer.fix(concern)
+    return reporter
+
+
+@pytest.mark.parametrize("name", ["rhel8", "sles15", "rhel7"])
+def test_boot_fixes_are_idempotent(name: str, tmp_path: Path, rpm_cache: Path) -> None:
+    case = CASES[name]
+    root = tmp_path / "root"
+    morph_case(root, case, rpm_cache)
+    reporter = run_concerns(root, case, ["bootloader", "selinux"])
+    assert [m for level, m in reporter.events if level == "INFO"] == []
+    assert not diff_trees(root, FAMILIES / name / "expected", SKIP)
+
+
+def test_sles11_is_refused_clearly(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/SuSE-release").write_text("SUSE Linux Enterprise Server 11 (x86_64)\nVERSION = 11\nPATCHLEVEL = 4\n")
+    with pytest.raises(MorphError, match="mkinitrd, which Coriolis does not drive"):
+        run_concerns(root, CASES["sles12"], [])
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == ["etc", "etc/SuSE-release"]
+
+
+def test_guest_without_dracut_fails_clearly(tmp_path: Path, rpm_cache: Path) -> None:
+    root = tmp_path / "root"
+    phony.build(root, CASES["rhel9"].guest, rpm_cache)
+    (root / "usr/bin/dracut").unlink()
+    with pytest.raises(MorphError, match="dracut not found in the guest"):
+        run_concerns(root, CASES["rhel9"], ["drivers"])

@@ -135,3 +135,13 @@ def test_guest_tools_kept_when_asked(guest_copy) -> None:
     runner, _reporter = run_case(root, Case(["guest_tools"], options=MorphOptions(remove_guest_tools=False)))
     assert runner.calls == []
     assert (root / "etc/vmware-tools/tools.conf").exists()
+
+
+def test_warning_when_the_destination_changes_the_macs(guest_copy) -> None:
+    root = guest_copy("netplan_static")
+    case = Case(["network"], nics=2, options=STATIC, target=TargetProfile(keeps_macs=False))
+    _runner, reporter = run_case(root, case)
+    warnings = [m for level, m in reporter.events if level == "WARNING"]
+    assert len(warnings) == 1
+    assert "matched by MAC (00:50:56:aa:bb:01, 00:50:56:aa:bb:02)" in warnings[0]
+    assert "does not keep the source MACs" in warnings[0]
