@@ -139,3 +139,22 @@ def test_guest_without_dracut_fails_clearly(tmp_path: Path, rpm_cache: Path) -> 
     (root / "usr/bin/dracut").unlink()
     with pytest.raises(MorphError, match="dracut not found in the guest"):
         run_concerns(root, CASES["rhel9"], ["drivers"])
+
+
+def test_morph_tree_picks_the_family_fixer(tmp_path: Path, rpm_cache: Path) -> None:
+    from morphing.morpher import morph_tree
+    from morphing.options import MorphOptions
+    from providers.types import TargetProfile
+
+    root = tmp_path / "root"
+    phony.build(root, CASES["sles15"].guest, rpm_cache)
+    reporter = NullReporter()
+    result = morph_tree(
+        root, CASES["sles15"].devices, RecordingRunner(), make_vm(1), TargetProfile(), MorphOptions(), reporter
+    )
+    assert (result.fixer, result.os_info.distribution, result.os_info.version) == ("suse", "sles", "15.2")
+    assert (
+        "uefi: copied /boot/efi/EFI/sles/shimx64.efi to the fallback path /boot/efi/EFI/BOOT/BOOTX64.EFI"
+        in result.changes
+    )
+    assert not diff_trees(root, FAMILIES / "sles15" / "expected", SKIP)
