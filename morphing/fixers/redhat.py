@@ -40,6 +40,7 @@ class RedHatFixer(Fixer):
     name = "redhat"
     concerns: ClassVar[tuple[str, ...]] = (
         "guest_tools",
+        "packages",
         "network",
         "cloud_init",
         "hostname",
@@ -72,6 +73,14 @@ class RedHatFixer(Fixer):
         major = major_version(self.ctx.os_info) or 0
         newer = major >= 33 if self.ctx.os_info.distribution == "fedora" else major >= 9
         return "keyfile" if newer or not ifcfg.installed(self.tree) else "ifcfg"
+
+    def packages(self) -> None:
+        """Extra packages need the guest's repositories and a network the morph does not have here: refused aloud."""
+        if self.ctx.options.extra_packages:
+            self.log.warn(
+                "packages: installing packages is not supported for the Red Hat family yet; not installed: "
+                + ", ".join(self.ctx.options.extra_packages)
+            )
 
     def network(self) -> None:
         """Rewrite network-scripts and/or NetworkManager keyfiles for the destination NICs, matched by MAC."""

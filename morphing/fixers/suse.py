@@ -23,6 +23,7 @@ class SuseFixer(Fixer):
     name = "suse"
     concerns: ClassVar[tuple[str, ...]] = (
         "guest_tools",
+        "packages",
         "network",
         "cloud_init",
         "hostname",
@@ -49,6 +50,14 @@ class SuseFixer(Fixer):
         """Erase open-vm-tools / vmware-tools-* with the guest's rpm (no zypper: no repositories needed)."""
         if self.ctx.options.remove_guest_tools:
             vmware_tools.remove_rpm_tools(self.tree, self.ctx.runner, self.log)
+
+    def packages(self) -> None:
+        """Extra packages need the guest's repositories and a network the morph does not have here: refused aloud."""
+        if self.ctx.options.extra_packages:
+            self.log.warn(
+                "packages: installing packages is not supported for the SUSE family yet; not installed: "
+                + ", ".join(self.ctx.options.extra_packages)
+            )
 
     def network(self) -> None:
         """Rewrite wicked's ifcfg files for the destination NICs, names bound to the MACs by udev rules."""
