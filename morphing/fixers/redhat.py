@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from morphing import bootloader, cloud_init, dracut, rpmdb, selinux, uefi, vmware_tools
+from morphing import bootloader, cloud_init, dracut, selinux, uefi, vmware_tools
 from morphing.drivers import wanted_drivers
 from morphing.errors import MorphError
 from morphing.fixers.base import FixContext, Fixer
-from morphing.kernels import installed_kernels
 from morphing.network import IfaceConfig, ifcfg, keyfile, mac_warning, plan_nics, udev
 from providers.types import OsInfo, OsType
 
 # os-release IDs; Rocky, Alma, Oracle, CentOS and Fedora are cases of one family, not subclasses.
 FAMILY = {"rhel", "centos", "rocky", "almalinux", "ol", "fedora", "scientific", "cloudlinux", "eurolinux"}
-_DRACUT = ("/usr/bin/dracut", "/usr/sbin/dracut", "/sbin/dracut")
 INITRAMFS = "/boot/initramfs-{kv}.img"
 
 
@@ -122,22 +120,7 @@ class RedHatFixer(Fixer):
 
     def drivers(self) -> None:
         """Rebuild every installed kernel's initramfs with the destination's drivers (dracut), and keep them."""
-        wanted = wanted_drivers(self.ctx.target)
-        try:
-            packages = rpmdb.read_packages(self.tree)
-        except rpmdb.RpmDbError as exc:
-            self.log.warn(f"drivers: the rpm database is unreadable ({exc}); kernels taken from /boot alone")
-            packages = None
-        kernels, warnings = installed_kernels(self.tree, packages)
-        for warning in warnings:
-            self.log.warn(warning)
-        for change in dracut.persist(self.tree, wanted):
-            self.log.record(change)
-        if not kernels:
-            raise MorphError("drivers: no kernel with its modules found in /boot; the guest cannot boot")
-        if not any(self.tree.exists(path) for path in _DRACUT):
-            raise MorphError("drivers: dracut not found in the guest; its initramfs cannot get the new drivers")
-        dracut.rebuild(self.tree, self.ctx.runner, self.log, kernels, wanted, INITRAMFS)
+        dracut.add_drivers(self.tree, self.ctx.runner, self.log, wanted_drivers(self.ctx.target), INITRAMFS)
 
     def selinux(self) -> None:
         """Files were written offline without SELinux labels: relabel at first boot when SELinux is on."""
