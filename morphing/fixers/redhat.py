@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 from morphing import bootloader, cloud_init, dracut, selinux, uefi, vmware_tools
+from morphing.devices import VANISHING_DEVICE
 from morphing.drivers import wanted_drivers
 from morphing.errors import MorphError
 from morphing.fixers.base import FixContext, Fixer
@@ -14,6 +16,7 @@ from providers.types import OsInfo, OsType
 # os-release IDs; Rocky, Alma, Oracle, CentOS and Fedora are cases of one family, not subclasses.
 FAMILY = {"rhel", "centos", "rocky", "almalinux", "ol", "fedora", "scientific", "cloudlinux", "eurolinux"}
 INITRAMFS = "/boot/initramfs-{kv}.img"
+_GRUBBY = ("/usr/sbin/grubby", "/sbin/grubby")
 
 
 def major_version(os_info: OsInfo) -> int | None:
@@ -117,6 +120,21 @@ class RedHatFixer(Fixer):
         bootloader.fix_kernel_args(self.tree, self.ctx.devices, self.log, bootloader.grub_files(self.tree))
         for change in uefi.ensure_fallback(self.tree):
             self.log.record(change)
+        self._check_with_grubby()
+
+    def _check_with_grubby(self) -> None:
+        """Ask the guest's grubby what the default entry boots (it reads BLS entries, grubenv and grub.cfg
+        as the bootloader will): a root or resume device that vanishes there is worth a warning."""
+        if not any(self.tree.exists(path) for path in _GRUBBY):
+            return
+        try:
+            info = self.ctx.runner.run(["grubby", "--info=DEFAULT"])
+        except MorphError as exc:
+            self.log.warn(f"bootloader: grubby could not read the default boot entry: {exc}")
+            return
+        for name in sorted(set(re.findall(r"(?:root=\"?|resume=)(/dev/[^\s\"']+)", info))):
+            if VANISHING_DEVICE.fullmatch(name):
+                self.log.warn(f"bootloader: grubby says the default entry still names {name}, which vanishes")
 
     def drivers(self) -> None:
         """Rebuild every installed kernel's initramfs with the destination's drivers (dracut), and keep them."""

@@ -176,3 +176,21 @@ def test_extra_packages_are_refused_aloud(tmp_path: Path, rpm_cache: Path) -> No
             "qemu-guest-agent",
         )
     ]
+
+
+def test_grubby_naming_a_vanishing_device_is_a_warning(tmp_path: Path, rpm_cache: Path) -> None:
+    root = tmp_path / "root"
+    phony.build(root, CASES["rhel9"].guest, rpm_cache)
+    os_info = detect_os(root)
+    reporter = NullReporter()
+    runner = RecordingRunner({"grubby": 'index=0\nargs="ro resume=/dev/sdq2"\nroot="/dev/sdq1"\n'})
+    case = CASES["rhel9"]
+    ctx = FixContext(
+        LocalTree(root), runner, case.devices, os_info, make_vm(1), case.target, case.options, ChangeLog(reporter)
+    )
+    find_fixer(os_info)(ctx).fix("bootloader")  # type: ignore[misc]
+    assert runner.calls == [["grubby", "--info=DEFAULT"]]
+    assert [m for level, m in reporter.events if level == "WARNING"] == [
+        "bootloader: grubby says the default entry still names /dev/sdq1, which vanishes",
+        "bootloader: grubby says the default entry still names /dev/sdq2, which vanishes",
+    ]
