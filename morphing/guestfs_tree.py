@@ -194,6 +194,12 @@ class GuestfsTree:
     def chmod(self, guest_path: str, mode: int) -> None:
         self._call("chmod", mode, _abs(guest_path))
 
+    def copy(self, guest_src: str, guest_dst: str) -> None:
+        """Copy a guest file (contents and mode) inside the appliance, parents created."""
+        dst = _abs(guest_dst)
+        self._call("mkdir_p", _parent(dst))
+        self._call("cp_a", _abs(guest_src), dst)
+
     def upload(self, host_file: Path, guest_path: str, mode: int | None = None) -> None:
         path = _abs(guest_path)
         self._call("mkdir_p", _parent(path))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from morphing.fixers.base import FixContext, Fixer
 from morphing.fixers.debian import DebianFixer
+from morphing.fixers.redhat import RedHatFixer
+from morphing.fixers.suse import SuseFixer
 from morphing.fixers.windows import WindowsFixer
 from providers.types import OsInfo
 
-FIXERS: list[type[Fixer]] = [DebianFixer, WindowsFixer]
+FIXERS: list[type[Fixer]] = [DebianFixer, RedHatFixer, SuseFixer, WindowsFixer]
 
 __all__ = ["FIXERS", "FixContext", "Fixer", "find_fixer"]
 
