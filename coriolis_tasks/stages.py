@@ -81,7 +81,10 @@ def morph_instance(run: StageRun) -> dict[str, Any]:
     env = run.migration.destination_environment or {}
     options = MorphOptions(preserve_static_ips=bool(env.get("preserve_static_ips", False)))
     appliance = ApplianceConfig.from_settings(run.settings)
-    result = morph([(Path(d.path), d.format) for d in disks], run.vm(), target, options, run.reporter, appliance)
+    result = morph(
+        [(Path(d.path), d.format) for d in disks], run.vm(), target, options, run.reporter, appliance,
+        run.migration.user_scripts, run.instance,
+    )  # fmt: skip
     return {**out, "morph": result.to_dict()}
 
 
