@@ -83,8 +83,10 @@ def morph_instance(run: StageRun) -> dict[str, Any]:
     settings = run.settings
     appliance = ApplianceConfig.from_settings(settings)
     toolkit = Toolkit(settings.virtio_win, settings.windows_firstboot_service, settings.cloudbase_init_msi or None)
-    disk_list = [(Path(d.path), d.format) for d in disks]
-    result = morph(disk_list, run.vm(), target, options, run.reporter, appliance, toolkit)
+    result = morph(
+        [(Path(d.path), d.format) for d in disks], run.vm(), target, options, run.reporter, appliance,
+        run.migration.user_scripts, run.instance, toolkit,
+    )  # fmt: skip
     return {**out, "morph": result.to_dict()}
 
 

@@ -200,7 +200,7 @@ class Appliance:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._stop(quiet=exc is not None)
-        if self.expired and exc is not None and not isinstance(exc, MorphError):
+        if self.expired and exc is not None:  # whatever call the kill interrupted, say why
             raise self.timeout_error() from exc
 
     def timeout_error(self) -> MorphError:

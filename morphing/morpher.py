@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
+from typing import Any
 
 from morphing.appliance import Appliance, ApplianceConfig, Inspection
 from morphing.changes import ChangeLog
@@ -14,6 +15,7 @@ from morphing.fixers import FixContext, find_fixer
 from morphing.options import MorphOptions, MorphResult, Toolkit
 from morphing.runner import Runner
 from morphing.tree import GuestTree, LocalTree
+from morphing.user_scripts import run_scripts, scripts_for
 from providers.types import OsInfo, OsType, Reporter, TargetProfile, VmInfo
 
 
@@ -24,6 +26,8 @@ def morph(
     options: MorphOptions,
     reporter: Reporter,
     appliance: ApplianceConfig | None = None,
+    user_scripts: dict[str, Any] | None = None,
+    instance: str = "",
     toolkit: Toolkit | None = None,
 ) -> MorphResult:
     """Make a migrated guest boot and reach the network on the destination; changes disks in place.
@@ -38,11 +42,14 @@ def morph(
         options: the user's choices (static IPs, hostname...).
         reporter: progress and change events; ``step`` may raise ``Cancelled``.
         appliance: how to run the appliance (accelerator, timeout, cache); defaults otherwise.
+        user_scripts: the migration's scripts (upstream's shape); the global one for the guest's
+            OS type and the instance's run in the guest after the fixers.
+        instance: the instance's identifier (the key of its script).
         toolkit: what the operator supplies for Windows guests (virtio-win...).
 
     Raises:
-        MorphError: no OS found, an OS family no fixer handles, a guest command failed, or the
-            appliance session timed out.
+        MorphError: no OS found, an OS family no fixer handles, a guest command or user script
+            failed, or the appliance session timed out.
         Cancelled: from the reporter; the appliance is shut down first.
     """
     if not disks:
@@ -55,6 +62,13 @@ def morph(
         result = morph_tree(
             guest.tree, guest.devices, guest.runner, vm, target, options, reporter, os_info, toolkit
         )
+        scripts = scripts_for(user_scripts, result.os_info.os_type, instance)
+        if scripts:
+            reporter.step(0, len(scripts), "morph: user scripts")
+            scripts_started = time.monotonic()
+            ran = run_scripts(scripts, guest.tree, guest.runner, reporter)
+            result.changes.extend(f"user script {name}: ran" for name in ran)
+            result.timings["user_scripts"] = round(time.monotonic() - scripts_started, 2)
     timings = {
         "appliance_launch": round(guest.launch_seconds, 2),
         "inspection": round(inspected - started - guest.launch_seconds, 2),

@@ -88,6 +88,12 @@ def convert_breakdown(row: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+def morph_timings(migration: dict[str, Any]) -> dict[str, float]:
+    """OS_MORPHING's own figures: the appliance launch apart, inspection, each concern, total."""
+    task = next((t for t in migration.get("tasks", []) if t["task_type"] == "OS_MORPHING"), {})
+    return ((task.get("result") or {}).get("morph") or {}).get("timings") or {}
+
+
 def summarize_run(run: MigrationRun, staged_ova: Path) -> dict[str, Any]:
     """The figures of one migration: totals, boot stage, per-stage rows, memory, output sizes."""
     m = run.migration
@@ -116,6 +122,7 @@ def summarize_run(run: MigrationRun, staged_ova: Path) -> dict[str, Any]:
         "stage_sum_s": round(sum(r["duration_s"] or 0 for r in rows), 2),
         "queue_wait_sum_s": round(sum(r["queue_wait_s"] or 0 for r in rows), 2),
         "convert_breakdown": next((convert_breakdown(r) for r in rows if r["task_type"] == "CONVERT_DISK"), {}),
+        "morph_timings": morph_timings(m),
         "memory": run.memory,
         "ova_bytes": staged_ova.stat().st_size,
         "output_qcow2_allocated_bytes": allocated_bytes(out_path) if out_path and out_path.exists() else None,
@@ -134,8 +141,8 @@ def run_bare(ova: Path, work: Path, name: str) -> dict[str, Any]:
 
 def mean_bare(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The mean of reference (a) runs, step by step, with the runs themselves."""
-    keys = ("extract_s", "convert_s", "morph_s", "total_s")
-    return {**{k: round(sum(r[k] for r in runs) / len(runs), 2) for k in keys}, "runs": runs}
+    keys = ("extract_s", "convert_s", "morph_s", "appliance_launch_s", "total_s")
+    return {**{k: round(sum(r[k] or 0 for r in runs) / len(runs), 2) for k in keys}, "runs": runs}
 
 
 def run_coriolis(service: Service, ova: Path, work: Path, name: str) -> dict[str, Any]:
@@ -169,7 +176,8 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 def print_bare(bare: dict[str, Any]) -> None:
     for label, r in [*((f"run {n + 1}", r) for n, r in enumerate(bare.get("runs", []))), ("mean", bare)]:
         print(f"    {label:<6} extract {_fmt(r.get('extract_s'))} + qemu-img convert {_fmt(r.get('convert_s'))}"
-              f" + morph {_fmt(r.get('morph_s'))} = {_fmt(r.get('total_s'))}"
+              f" + morph {_fmt(r.get('morph_s'))} (appliance launch {_fmt(r.get('appliance_launch_s'))})"
+              f" = {_fmt(r.get('total_s'))}"
               + (f"   (load {r['load_before']})" if "load_before" in r else ""))
 
 
@@ -189,6 +197,9 @@ def print_stages(title: str, summary: dict[str, Any]) -> None:
         print(f"  CONVERT_DISK breakdown: source checksum {_fmt(cb.get('source_checksum_s'))},"
               f" convert + output checksum {_fmt(cb.get('convert_and_verify_s'))}")
     print(f"  sum of stages {_fmt(summary['stage_sum_s'])}, sum of queue waits {_fmt(summary['queue_wait_sum_s'])}")
+    timings = summary.get("morph_timings") or {}
+    if timings:
+        print("  OS_MORPHING breakdown: " + ", ".join(f"{k} {_fmt(v)}" for k, v in timings.items()))
     print(f"  {'pool (disk-move window)':<26}{'peak RSS':>12}{'peak PSS':>12}{'procs':>7}  largest at peak"
           f"   | whole-run peak RSS")
     window = summary["memory"]["disk_move_window"]
@@ -299,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _on_sigterm)
     if os.geteuid() != 0:
-        print("bench_migration needs root (loop mounts for morphing, apt-get)", file=sys.stderr)
+        print("bench_migration needs root (apt-get, the libguestfs appliance cache)", file=sys.stderr)
         return 2
 
     from coriolis_tasks.pipeline import QUEUES

@@ -81,6 +81,8 @@ def bare_steps(ova: Path, work: Path) -> dict[str, Any]:
         "extract_s": round(t1 - t0, 2),
         "convert_s": round(t2 - t1, 2),
         "morph_s": round(t3 - t2, 2),
+        "appliance_launch_s": result.timings.get("appliance_launch"),
+        "morph_timings": result.timings,
         "total_s": round(t3 - t0, 2),
         "vmdk_bytes": vmdk.stat().st_size,
         "qcow2_allocated_bytes": qcow2.stat().st_blocks * 512,

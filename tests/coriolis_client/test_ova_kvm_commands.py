@@ -32,6 +32,7 @@ def library(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # a real morph in the appliance (TCG)
 def test_ova_to_kvm_from_the_command_line(cli_env, library, tmp_path):
     env = {
         **cli_env,
@@ -60,7 +61,7 @@ def test_ova_to_kvm_from_the_command_line(cli_env, library, tmp_path):
         '{"preserve_static_ips": true, "boot_timeout": 300}',
         "--wait",
         "--timeout",
-        "600",
+        "1200",
         "-f",
         "json",
     )

@@ -13,7 +13,7 @@ from conversion import checksum
 from tests.coriolis_tasks.helpers import wait_finished
 from tests.fixtures.guest import ensure_guest, make_ova_copy
 
-pytestmark = [pytest.mark.slow, pytest.mark.root]
+pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.timeout(1800)]  # a real morph in the appliance (TCG)
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def test_ova_guest_migrates_to_kvm_and_boots_from_virtio(live_client, workers, g
     resp = live_client.post(f"/v1/{project}/migrations", json=body)
     assert resp.status_code == 202, resp.get_json()
     mid = resp.get_json()["migration"]["id"]
-    migration = wait_finished(live_client, project, mid, timeout=420)
+    migration = wait_finished(live_client, project, mid, timeout=1200)
     assert migration["status"] == "COMPLETED", migration["last_error"]
     tasks = {t["task_type"]: t for t in migration["tasks"]}
 

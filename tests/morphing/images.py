@@ -55,7 +55,7 @@ def busybox_debian(root: Path, fstab: str) -> Path:
     if not BUSYBOX.is_file():
         raise RuntimeError("busybox-static is needed (deploy/packages/apt-test.txt)")
     for d in ("bin", "sbin", "usr/bin", "usr/sbin", "etc/network", "etc/initramfs-tools", "boot/grub",
-              "var/lib/dpkg", "tmp", "root", "proc", "sys", "dev", "lib/modules/6.1.0-1-amd64"):  # fmt: skip
+              "var/lib/dpkg", "var/tmp", "tmp", "root", "proc", "sys", "dev", "lib/modules/6.1.0-1-amd64"):  # fmt: skip
         (root / d).mkdir(parents=True, exist_ok=True)
     shutil.copy2(BUSYBOX, root / "bin/busybox")
     for applet in ("sh", "ls", "cat", "echo", "rm", "id", "mkdir", "sleep", "nc", "wget", "cp", "sed", "touch"):

@@ -18,7 +18,7 @@ from tests.fixtures.guest import ensure_guest, make_ova_copy
 from tests.fixtures.guest.boot import boot
 from tests.fixtures.openstack_fake import DEFAULT_CONSOLE
 
-pytestmark = [pytest.mark.slow, pytest.mark.root]
+pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.timeout(1800)]  # a real morph in the appliance (TCG)
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def test_ova_guest_migrates_to_openstack_and_boots(fleet, tenant, tmp_path):
     resp = api.post(f"/v1/{project}/migrations", json=body)
     assert resp.status_code == 202, resp.get_json()
     mid = resp.get_json()["migration"]["id"]
-    migration = wait_finished(api, project, mid, timeout=600)
+    migration = wait_finished(api, project, mid, timeout=1200)
     assert migration["status"] == "COMPLETED", migration["last_error"]
     instance = migration["transfer_result"][guest.ova.name]
     assert instance["boot"]["booted"] is True
@@ -96,7 +96,7 @@ def test_a_failed_migration_leaves_nothing_in_the_cloud(fleet, tenant, tmp_path)
         resp = fleet.api.post(f"/v1/{project}/migrations", json=body)
         assert resp.status_code == 202, resp.get_json()
         mid = resp.get_json()["migration"]["id"]
-        migration = wait_finished(fleet.api, project, mid, timeout=600)
+        migration = wait_finished(fleet.api, project, mid, timeout=1200)
     finally:
         tenant.fake.default_console = DEFAULT_CONSOLE
     assert migration["status"] == "ERROR" and "Kernel panic" in migration["last_error"]

@@ -30,7 +30,7 @@ from tests.fixtures.openstack_fake import DEFAULT_CONSOLE
 from tests.providers.vsphere.conftest import attach_disk, wait_task
 from tests.providers.vsphere.vcsim import Vcsim, ensure_vcsim, start_vcsim
 
-pytestmark = [pytest.mark.slow, pytest.mark.root]
+pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.timeout(1800)]  # a real morph in the appliance (TCG)
 
 VM_NAME = "coriolis-e2e-guest"
 DVS_GROUP = "DC0_DVPG0"
@@ -150,7 +150,7 @@ def test_vsphere_vm_migrates_to_openstack_through_the_service(fleet, vcsim, tena
     resp = api.post(f"/v1/{project}/migrations", json=seed_body(server, source, tenant))
     assert resp.status_code == 202, resp.get_json()
     mid = resp.get_json()["migration"]["id"]
-    migration = wait_finished(api, project, mid, timeout=900)
+    migration = wait_finished(api, project, mid, timeout=1200)
     assert migration["status"] == "COMPLETED", migration["last_error"]
     assert migration["transfer_result"][VM_NAME]["boot"]["booted"] is True
     si = SmartConnect(host=server.host, port=server.port, user="user", pwd="pass", disableSslCertValidation=True)
@@ -220,7 +220,7 @@ def test_an_injected_failure_leaves_nothing_in_the_cloud(fleet, vcsim, tenant):
         resp = fleet.api.post(f"/v1/{project}/migrations", json=body)
         assert resp.status_code == 202, resp.get_json()
         mid = resp.get_json()["migration"]["id"]
-        migration = wait_finished(fleet.api, project, mid, timeout=900)
+        migration = wait_finished(fleet.api, project, mid, timeout=1200)
     finally:
         tenant.fake.default_console = DEFAULT_CONSOLE
     assert migration["status"] == "ERROR" and "Kernel panic" in migration["last_error"]
