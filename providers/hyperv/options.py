@@ -48,7 +48,8 @@ class WinRMConnectionSchema(Schema):
         metadata={"description": "SMB password (default: password)"},
     )
     smb_shares = fields.Dict(
-        keys=fields.String(validate=validate.Length(2, 1024)), values=fields.String(validate=validate.Length(5, 1024)),
+        keys=fields.String(validate=validate.Regexp(r"^[A-Za-z]:\\", error="a host folder such as D:\\VMs")),
+        values=fields.String(validate=validate.Regexp(r"^\\\\[^\\/]+\\[^\\/]+", error="a share such as \\\\hv01\\vms")),
         load_default=dict,
         metadata={"description": "host folders served by a share of their own, e.g. {\"D:\\\\VMs\": "
                                  "\"\\\\\\\\hv01\\\\vms\"}; other paths are read through the drive's "

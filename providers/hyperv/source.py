@@ -217,16 +217,17 @@ class HypervExporter:
 
     def _read(self, server: str, path: str, fmt: str, disk: DiskInfo, staging: Path, stem: str,
               reporter: Reporter) -> DiskRef:
-        try:
-            netpolicy.check_host(server)
-        except netpolicy.HostNotAllowed as exc:
-            raise ProviderError(f"disk files on {server}: {exc}") from None
         unc = unc_path(server, path, self.conn["smb_shares"])
+        smb_server = unc.split("\\")[2]  # a share named in smb_shares, or a VM on SMB3 storage, may be elsewhere
+        try:
+            netpolicy.check_host(smb_server)
+        except netpolicy.HostNotAllowed as exc:
+            raise ProviderError(f"disk files on {smb_server}: {exc}") from None
         part, final = staging / f"{stem}.{fmt}.part", staging / f"{stem}.{fmt}"
         _record(staging, part.name, final.name)
         label = f"disk {disk.id}"
         try:
-            with self._smb(server) as smb:
+            with self._smb(smb_server) as smb:
                 smb.copy(unc, part, reporter, label, self.env["chunk_size_mb"] * MIB)
             if not self._verifies(part, fmt, disk.size_bytes):
                 raise ProviderError(f"{label}: {unc} is not a {fmt.upper()} of {disk.size_bytes} bytes")

@@ -275,3 +275,20 @@ def test_options_are_validated_without_echoing_passwords(connection):
     with pytest.raises(ProviderError, match="https"):
         make_exporter({**connection, "transport": "basic", "scheme": "http"}, {}).validate()
 
+
+
+def test_a_named_share_serves_a_host_folder(model, connection, source_raw, ctx):
+    exporter = make_exporter({**connection, "smb_shares": {"C:\\Hyper-V": "\\\\127.0.0.1\\C$\\Hyper-V"}}, {})
+    vm = exporter.get_instance("app01")
+    ref = exporter.export_disk(vm, vm.disks[0], ctx, NullReporter())
+    assert conversion.compare(ref.path, "vhdx", source_raw, "raw", same_size=True)
+
+
+def test_disk_files_on_a_cloud_metadata_address_are_refused(model, connection, ctx):
+    """A host (or VMM) may name any SMB server for a disk: the endpoint host policy applies to it too."""
+    exporter = make_exporter(connection, {})
+    vm = exporter.get_instance("app01")
+    model.vms[0].disks[0].path = "\\\\169.254.169.254\\share\\app.vhdx"
+    with pytest.raises(ProviderError, match="169.254.169.254"):
+        exporter.export_disk(vm, vm.disks[0], ctx, NullReporter())
+    assert "create-checkpoint" in ops(model) and model.checkpoint_names("app01") == []
