@@ -169,3 +169,30 @@ def test_a_hyperv_transfer_syncs_only_changed_chunks_by_hash(fleet, model, share
             assert 0 < result["bytes_written"] <= 256 << 10, result["bytes_written"]
     assert model.checkpoint_names("replicated") == [] and vm.disks[0].path == host_path(vhdx.name)
     assert sum(op == "create-checkpoint" for op, _, _ in model.log) == 2
+
+
+def test_a_hyperv_endpoint_through_the_api(fleet, model, connection):
+    """Validation (good and bad credentials), instances, switches: from a worker, with clear answers."""
+    project = f"ep-{uuid.uuid4().hex[:8]}"
+    api = fleet.api
+    made = {}
+    for name, info in (("good", connection), ("bad", {**connection, "password": "Not-The-Password-9"})):
+        resp = api.post(f"/v1/{project}/endpoints", json={"endpoint": {
+            "name": name, "type": "hyperv", "connection_info": info}})
+        assert resp.status_code == 201, resp.get_json()
+        made[name] = resp.get_json()["endpoint"]["id"]
+    answers = {}
+    for name, eid in made.items():
+        resp = api.post(f"/v1/{project}/endpoints/{eid}/actions", json={"validate-connection": None})
+        assert resp.status_code == 200, resp.get_json()
+        answers[name] = next(iter(resp.get_json().values()))
+    assert answers["good"]["valid"] is True
+    assert answers["bad"]["valid"] is False and "rejected the credentials" in answers["bad"]["message"]
+    assert "Not-The-Password-9" not in str(answers)
+    resp = api.get(f"/v1/{project}/endpoints/{made['good']}/instances?name=app")
+    assert resp.status_code == 200, resp.get_json()
+    assert [i["name"] for i in resp.get_json()["instances"]] == ["app01"]
+    networks = api.get(f"/v1/{project}/endpoints/{made['good']}/networks").get_json()["networks"]
+    assert [n["name"] for n in networks] == ["External", "Internal"]
+    logs = "".join(p.read_text(errors="replace") for p in fleet.dir.glob("*.log"))
+    assert connection["password"] not in logs and "Not-The-Password-9" not in logs
