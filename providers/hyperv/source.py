@@ -13,13 +13,14 @@ from marshmallow import Schema, ValidationError
 
 import conversion
 from providers import netpolicy
-from providers.hyperv import checkpoints
+from providers.hyperv import checkpoints, rct
 from providers.hyperv.client import WinRMClient
 from providers.hyperv.host import HypervHost
 from providers.hyperv.inventory import PASSTHROUGH, describe
 from providers.hyperv.options import ConnectionSchema, SourceEnvironmentSchema
 from providers.hyperv.smb import MIB, SmbReader, file_format, unc_path
 from providers.types import (
+    ChangedAreas,
     DiskInfo,
     DiskRef,
     InstanceNotFound,
@@ -47,8 +48,11 @@ def _record(staging: Path, *names: str) -> None:
         f.writelines(f"{n}\n" for n in names)
 
 
-class HypervExporter:
-    """Source provider over a Hyper-V host. Instance ids are VM ids (GUIDs); unique names are accepted too."""
+class WinRMExporter:
+    """What the hyperv and scvmm sources share: options, inventory, checkpointed export over SMB, cleanup.
+
+    Instance ids are VM ids (GUIDs); unique names are accepted too.
+    """
 
     provider = "hyperv"
     connection_schema: type[Schema] = ConnectionSchema
@@ -268,3 +272,17 @@ class HypervExporter:
         name = checkpoints.checkpoint_name(ctx.migration_id)
         if host.remove_checkpoint(vm_id, name):
             log.info("cleanup removed checkpoint %s of %s", name, ctx.instance)
+
+
+class HypervExporter(WinRMExporter):
+    """Source provider over a Hyper-V host; ``ChangeTracking`` through Resilient Change Tracking where offered."""
+
+    def changed_areas(self, vm: VmInfo, disk: DiskInfo, since: str | None, ctx: MigrationContext) -> ChangedAreas:
+        """Areas of ``disk`` changed since the change id ``since`` (``full`` without one, or without RCT).
+
+        Each call leaves a new reference point on the VM for the next sync and destroys the one the
+        committed ``since`` superseded.
+        """
+        host = self._host()
+        answer = host.client.run_json(rct.changes_script(vm.id, disk.id, since), f"reading changes of disk {disk.id}")
+        return rct.parse_changes(answer, since)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from marshmallow import Schema
 
-from providers.hyperv.source import HypervExporter
+from providers.hyperv.source import WinRMExporter
 from providers.scvmm.host import ScvmmHost
 from providers.scvmm.options import ConnectionSchema, SourceEnvironmentSchema
 from providers.types import ProviderError, VmInfo
 
 
-class ScvmmExporter(HypervExporter):
+class ScvmmExporter(WinRMExporter):
     """Source provider over a VMM server: inventory and checkpoints through VMM, disk files from the VM's host."""
 
     provider = "scvmm"

@@ -137,12 +137,14 @@ def test_a_cancelled_hyperv_export_leaves_no_checkpoint(fleet, model, hv_vm, con
     assert model.checkpoint_names(VM_NAME) == [] and hv_vm.disks[0].path.endswith("coriolis-fixture.vhdx")
 
 
-def test_a_hyperv_transfer_syncs_only_changed_chunks_by_hash(fleet, model, share_disks, connection, tmp_path):
-    """No Resilient Change Tracking yet: the second execution reads the disk again and writes what differs."""
-    vhdx = share_disks["folder"] / "transfer.vhdx"
+@pytest.mark.parametrize(("version", "method"), [("9.0", "changed_areas"), ("5.0", "hash_compare")])
+def test_a_hyperv_transfer_syncs_only_what_changed(fleet, model, share_disks, connection, tmp_path, version, method):
+    """Configuration version 8.0 and later: Resilient Change Tracking says what changed; older VMs: hash compare."""
+    vhdx = share_disks["folder"] / f"transfer-{version}.vhdx"
     subprocess.run(["qemu-img", "create", "-q", "-f", "vhdx", str(vhdx), "16M"], check=True)
     subprocess.run(["qemu-io", "-f", "vhdx", "-c", "write -P 0x11 0 4M", str(vhdx)], check=True, capture_output=True)
-    vm = model.add(FakeVm("replicated", [FakeDisk(host_path(vhdx.name), 16 << 20, "SCSI", 0, 0)], generation=2))
+    vm = model.add(FakeVm("replicated", [FakeDisk(host_path(vhdx.name), 16 << 20, "SCSI", 0, 0)], generation=2,
+                          version=version))
     project = f"tr-{uuid.uuid4().hex[:8]}"
     api = fleet.api
     src = api.post(f"/v1/{project}/endpoints", json={"endpoint": {
@@ -153,9 +155,12 @@ def test_a_hyperv_transfer_syncs_only_changed_chunks_by_hash(fleet, model, share
         "origin_endpoint_id": src, "destination_endpoint_id": dst["endpoint"]["id"], "instances": ["replicated"]}})
     assert resp.status_code == 201, resp.get_json()
     tid = resp.get_json()["transfer"]["id"]
-    for number, write in enumerate([None, "write -P 0x22 8M 128k"], start=1):
-        if write:
-            subprocess.run(["qemu-io", "-f", "vhdx", "-c", write, str(vhdx)], check=True, capture_output=True)
+    for number, write in enumerate([None, (8 << 20, 128 << 10)], start=1):
+        if write:  # the guest writes 128 KiB at 8 MiB; RCT learns of it
+            offset, length = write
+            subprocess.run(["qemu-io", "-f", "vhdx", "-c", f"write -P 0x22 {offset} {length}", str(vhdx)],
+                           check=True, capture_output=True)
+            model.record_write("replicated", 0, offset, length)
         resp = api.post(f"/v1/{project}/transfers/{tid}/executions", json={"execution": {}})
         assert resp.status_code == 202, resp.get_json()
         eid = resp.get_json()["execution"]["id"]
@@ -166,9 +171,12 @@ def test_a_hyperv_transfer_syncs_only_changed_chunks_by_hash(fleet, model, share
         assert checksum(Path(result["path"]), "raw") == checksum(vhdx, "vhdx") == result["checksum"]
         assert result["full"] is (number == 1)
         if number == 2:
+            assert result["method"] == method
             assert 0 < result["bytes_written"] <= 256 << 10, result["bytes_written"]
     assert model.checkpoint_names("replicated") == [] and vm.disks[0].path == host_path(vhdx.name)
     assert sum(op == "create-checkpoint" for op, _, _ in model.log) == 2
+    if method == "changed_areas":  # the committed reference point and its predecessor (the next sync destroys it)
+        assert len(vm.reference_points) == 2
 
 
 def test_a_hyperv_endpoint_through_the_api(fleet, model, connection):

@@ -59,7 +59,7 @@ def exporter(model, connection):
 
 def test_abilities_and_validation(exporter):
     assert isinstance(exporter, NetworkInventory) and isinstance(exporter, PowerControl)
-    assert not isinstance(exporter, ChangeTracking), "RCT is not offered: transfers compare hashes"
+    assert isinstance(exporter, ChangeTracking)
     exporter.validate()
 
 
