@@ -181,10 +181,12 @@ class WinRMExporter:
             now = current.disk(disk.id)
         except KeyError:
             raise ProviderError(f"VM {current.name} has no disk {disk.id}") from None
-        fmt = self._readable(current, now)
+        # with a checkpoint the current file may be the AVHDX of this migration's own checkpoint (another disk's
+        # task took it): whether the disk sits on a differencing chain is judged on the file the checkpoint froze
+        fmt = self._readable(current, now, cold=self.env["power_off"])
         server = host.disk_server(raw, self.conn["host"])
         if self.env["power_off"]:
-            if current.power_state != "off":
+            if current.power_state not in ("off", "poweroff"):
                 reporter.info(f"shutting {current.name} down for a cold export")
                 self.power_off(current)
             return self._read(server, str(now.path), fmt, now, staging, stem, reporter)
@@ -194,27 +196,29 @@ class WinRMExporter:
             path = paths.get(disk.id)
             if not path:
                 raise ProviderError(f"checkpoint {name} of {current.name} holds no disk {disk.id}")
-            if file_format(path) != fmt or path.lower().endswith((".avhdx", ".avhd")):
-                raise ProviderError(f"disk {disk.id} of {current.name} is frozen in {path}, a differencing disk: "
-                                    "merge the VM's checkpoints first")
+            if path.lower().endswith((".avhdx", ".avhd")):
+                raise ProviderError(
+                    f"disk {disk.id} of {current.name} is a differencing disk ({path}): the VM has other "
+                    "checkpoints; delete them (Hyper-V merges the AVHDX chain) and retry")
             reporter.info(f"reading disk {disk.id} ({path}) while checkpoint {name} of {current.name} holds writes")
             ref = self._read(server, path, fmt, now, staging, stem, reporter)
         reporter.info(f"disk {disk.id} read; checkpoint {name} removed")
         return ref
 
-    def _readable(self, vm: VmInfo, disk: DiskInfo) -> str:
-        """The disk's file format, or a clear refusal for what cannot be read over SMB."""
+    def _readable(self, vm: VmInfo, disk: DiskInfo, cold: bool) -> str:
+        """The disk's file format, or a clear refusal for what cannot be read over SMB (``cold``: read as it is)."""
         if disk.allocation_type == PASSTHROUGH:
             raise ProviderError(f"disk {disk.id} of {vm.name} is a pass-through physical disk: it has no "
                                 "VHD/VHDX file to read; copy it into a virtual disk first")
         if not disk.path:
             raise ProviderError(f"disk {disk.id} of {vm.name} has no file")
-        if disk.allocation_type == "differencing" or disk.path.lower().endswith((".avhdx", ".avhd")):
+        if cold and (disk.allocation_type == "differencing" or disk.path.lower().endswith((".avhdx", ".avhd"))):
             parent = f" over {disk.storage_backend_identifier}" if disk.storage_backend_identifier else ""
             raise ProviderError(
                 f"disk {disk.id} of {vm.name} is a differencing disk ({disk.path}{parent}): the VM has "
                 "checkpoints; delete them (Hyper-V merges the AVHDX chain) and retry")
-        fmt = disk.format or file_format(disk.path)
+        fmt = file_format(disk.path) if disk.path.lower().endswith((".avhdx", ".avhd")) else disk.format
+        fmt = fmt or file_format(disk.path)
         if fmt not in ("vhdx", "vhd"):
             raise ProviderError(f"disk {disk.id} of {vm.name} is not a VHD or VHDX file ({disk.path})")
         return fmt

@@ -213,14 +213,33 @@ def test_cleanup_removes_a_checkpoint_a_dead_worker_left(exporter, model, ctx):
 
 
 def test_a_leftover_checkpoint_is_replaced_by_a_fresh_one(exporter, model, ctx, source_raw):
+    """A redelivered export finds its own checkpoint (the VM's disks on its AVHDX): merged, then taken afresh."""
     vm = exporter.get_instance("app01")
     model._checkpoint(model.vms[0], "coriolis-m1", production=True)
-    # the VM's current disk is the leftover's AVHDX now: that is a differencing disk, refused before reading
-    with pytest.raises(ProviderError, match="differencing disk"):
-        exporter.export_disk(vm, vm.disks[0], ctx, NullReporter())
-    exporter.cleanup(ctx)
+    assert exporter.get_instance("app01").disks[0].allocation_type == "differencing"
     ref = exporter.export_disk(vm, vm.disks[0], ctx, NullReporter())
     assert conversion.compare(ref.path, "vhdx", source_raw, "raw", same_size=True)
+    assert ops(model)[-3:] == ["remove-checkpoint", "create-checkpoint", "remove-checkpoint"]
+    assert model.checkpoint_names("app01") == [] and model.vms[0].disks[0].path == host_path("app.vhdx")
+
+
+def test_a_second_disk_task_starting_after_the_checkpoint_joins_it(exporter, model, ctx, source_raw):
+    """Disk tasks start at different times (read slots): a later one sees the VM on this run's AVHDX."""
+    vm = exporter.get_instance("app01")
+    started = threading.Event()
+    late: dict = {}
+
+    class FirstReader(NullReporter):
+        def step(self, done, total, message=""):
+            super().step(done, total, message)
+            if not started.is_set():
+                started.set()
+                late["ref"] = exporter.export_disk(vm, vm.disks[1], ctx, NullReporter())
+
+    first = exporter.export_disk(vm, vm.disks[0], ctx, FirstReader())
+    assert conversion.compare(first.path, "vhdx", source_raw, "raw", same_size=True)
+    assert late["ref"].disk_id == "SCSI-0-1" and ops(model).count("create-checkpoint") == 1
+    assert model.checkpoint_names("app01") == []
 
 
 def test_a_pass_through_disk_is_refused_clearly(exporter, model, ctx):
@@ -230,13 +249,16 @@ def test_a_pass_through_disk_is_refused_clearly(exporter, model, ctx):
     assert "create-checkpoint" not in ops(model)
 
 
-def test_a_differencing_chain_is_refused_clearly(exporter, model, ctx):
+def test_a_differencing_chain_is_refused_clearly(exporter, model, connection, ctx):
     model.vms[0].disks[0] = FakeDisk(host_path("app_8F3A.avhdx"), 6 << 20, "SCSI", 0, 0,
                                      vhd_type="Differencing", parent=host_path("app.vhdx"))
     vm = exporter.get_instance("app01")
-    with pytest.raises(ProviderError, match=r"differencing disk .*app_8F3A\.avhdx over .*app\.vhdx"):
+    with pytest.raises(ProviderError, match=r"differencing disk .*app_8F3A\.avhdx.*other checkpoints"):
         exporter.export_disk(vm, vm.disks[0], ctx, NullReporter())
-    assert "create-checkpoint" not in ops(model)
+    assert model.checkpoint_names("app01") == [] and model.vms[0].disks[0].path.endswith("app_8F3A.avhdx")
+    cold = make_exporter(connection, {"power_off": True})
+    with pytest.raises(ProviderError, match=r"differencing disk .*app_8F3A\.avhdx over .*app\.vhdx"):
+        cold.export_disk(vm, vm.disks[0], ctx, NullReporter())
 
 
 def test_a_guest_that_cannot_freeze_fails_the_production_checkpoint(exporter, model, ctx):
