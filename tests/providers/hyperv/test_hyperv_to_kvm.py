@@ -22,7 +22,7 @@ from conversion import checksum
 from coriolis_tasks.pipeline import QUEUES
 from tests.coriolis_tasks.fleets import Fleet, private_database
 from tests.coriolis_tasks.helpers import wait_finished, wait_for
-from tests.fixtures.guest import ensure_guest
+from tests.fixtures.guest import MARKER_REGEX, ensure_guest
 from tests.fixtures.winrm_fake import FakeDisk, FakeNic, FakeVm
 from tests.providers.hyperv.conftest import host_path
 
@@ -61,10 +61,12 @@ def hv_vm(model, guest_vhdx) -> FakeVm:
 
 
 def body(connection: dict[str, Any], storage: Path, instance: str, **source_env: Any) -> dict[str, Any]:
+    # wait for the guest's marker line itself: under load the login prompt can come first
+    target = {"preserve_static_ips": True, "boot_timeout": 420, "boot_marker": MARKER_REGEX}
     return {"migration": {
         "origin": {"type": "hyperv", "connection_info": connection},
         "destination": {"type": "kvm", "connection_info": {"storage_dir": str(storage)},
-                        "target_environment": {"preserve_static_ips": True, "boot_timeout": 300}},
+                        "target_environment": target},
         "source_environment": source_env,
         "instances": [instance],
     }}
