@@ -111,6 +111,8 @@ class VmInfo:
     power_state: str | None = None
     # a template (vSphere): migrated into images at a destination that can hold them (TemplateImport)
     is_template: bool = False
+    secure_boot: bool = False  # EFI with Secure Boot on (Hyper-V generation 2)
+    guest_services: tuple[str, ...] = ()  # guest integration services the source reports enabled (Hyper-V)
 
     def to_dict(self) -> dict[str, Any]:
         """The upstream instance-info JSON shape (``devices`` holds disks, nics...)."""
@@ -127,6 +129,8 @@ class VmInfo:
             "hostname": self.hostname,
             "nested_virtualization": self.nested_virtualization,
             "power_state": self.power_state,
+            "secure_boot": self.secure_boot,
+            "guest_services": list(self.guest_services),
             "devices": {
                 "disks": [dataclasses.asdict(d) for d in self.disks],
                 "nics": [
@@ -176,6 +180,8 @@ class VmInfo:
             nested_virtualization=bool(data.get("nested_virtualization")),
             power_state=data.get("power_state"),
             is_template=bool(data.get("is_template")),
+            secure_boot=bool(data.get("secure_boot")),
+            guest_services=tuple(data.get("guest_services") or ()),
         )
 
     def disk(self, disk_id: str) -> DiskInfo:
