@@ -80,10 +80,27 @@ def _detect_linux(tree: GuestTree) -> OsInfo | None:
         dist = next((ident for needle, ident in _REDHAT_NAMES if needle in lower), "rhel")
         match = re.search(r"release\s+([0-9][0-9.]*)", line)
         return OsInfo(OsType.LINUX, dist, match.group(1) if match else None, line or None, arch)
+    suse = tree.read("/etc/SuSE-release")
+    if suse and suse.strip():
+        return _detect_suse_release(suse, arch)
     debian = _debian_version(tree)
     if debian:
         return OsInfo(OsType.LINUX, "debian", debian, f"Debian GNU/Linux {debian}", arch)
     return None
+
+
+def _detect_suse_release(text: str, arch: str | None) -> OsInfo:
+    """SLES 11 and older openSUSE: /etc/SuSE-release ("VERSION = 11", "PATCHLEVEL = 4")."""
+    line = text.strip().splitlines()[0]
+    values = {k.strip(): v.strip() for k, _, v in (row.partition("=") for row in text.splitlines()[1:]) if v}
+    if "opensuse" in line.lower():
+        dist = "opensuse"
+    else:
+        dist = "sled" if "desktop" in line.lower() else "sles"
+    version = values.get("VERSION")
+    if version and values.get("PATCHLEVEL", "0") != "0":
+        version = f"{version}.{values['PATCHLEVEL']}"
+    return OsInfo(OsType.LINUX, dist, version, line, arch)
 
 
 def _debian_version(tree: GuestTree) -> str | None:

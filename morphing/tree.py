@@ -76,6 +76,10 @@ class GuestTree(Protocol):
 
     def chmod(self, guest_path: str, mode: int) -> None: ...
 
+    def copy(self, guest_src: str, guest_dst: str) -> None:
+        """Copy a guest file (contents and mode) to another guest path, parents created."""
+        ...
+
     def upload(self, host_file: Path, guest_path: str, mode: int | None = None) -> None:
         """Copy a file the *service* owns (a driver, a script) into the guest."""
         ...
@@ -208,6 +212,13 @@ class LocalTree:
 
     def chmod(self, guest_path: str, mode: int) -> None:
         self.path(guest_path).chmod(mode)
+
+    def copy(self, guest_src: str, guest_dst: str) -> None:
+        src = self.path(guest_src)
+        dst = self.path(guest_dst)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+        shutil.copymode(src, dst)
 
     def upload(self, host_file: Path, guest_path: str, mode: int | None = None) -> None:
         self.write_bytes(guest_path, Path(host_file).read_bytes(), mode)

@@ -213,6 +213,8 @@ class TargetProfile:
     firmware: Firmware | None = None
     cloud_init_datasources: tuple[str, ...] = ("NoCloud",)
     morph: bool = True
+    # whether the destination's NICs get the source VM's MAC addresses (the guest config matches them)
+    keeps_macs: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "cloud_init_datasources": list(self.cloud_init_datasources)}

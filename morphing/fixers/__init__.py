@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from morphing.fixers.base import FixContext, Fixer
 from morphing.fixers.debian import DebianFixer
+from morphing.fixers.redhat import RedHatFixer
+from morphing.fixers.suse import SuseFixer
 from providers.types import OsInfo
 
-FIXERS: list[type[Fixer]] = [DebianFixer]
+FIXERS: list[type[Fixer]] = [DebianFixer, RedHatFixer, SuseFixer]
 
 __all__ = ["FIXERS", "FixContext", "Fixer", "find_fixer"]
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from morphing import bootloader, cloud_init
+from morphing import bootloader, cloud_init, uefi, vmware_tools
+from morphing.drivers import wanted_drivers
 from morphing.fixers.base import Fixer
-from morphing.network import plan_nics
+from morphing.network import mac_warning, plan_nics
 from morphing.network.systems import SYSTEMS, detect_system
 from morphing.tree import GuestTree
 from providers.types import OsInfo, OsType
@@ -15,19 +16,6 @@ from providers.types import OsInfo, OsType
 FAMILY = {"debian", "ubuntu", "linuxmint", "pop", "kali", "raspbian", "devuan", "elementary", "zorin"}
 DPKG_STATUS = "/var/lib/dpkg/status"
 MODULES_FILE = "/etc/initramfs-tools/modules"
-# Kernel modules the initrd needs to find the root disk and the NICs, by TargetProfile bus/model.
-DRIVERS = {
-    "virtio": ("virtio_pci", "virtio_blk", "virtio_scsi", "virtio_net", "virtio_console"),
-    "nvme": ("nvme",),
-    "hyperv": ("hv_vmbus", "hv_storvsc", "hv_netvsc"),
-    "xen": ("xen_blkfront", "xen_netfront"),
-    "ena": ("ena",),
-    "sata": ("ahci",),
-    "ide": ("ata_piix",),
-    "e1000": ("e1000",),
-}
-_TOOLS_PACKAGE = re.compile(r"(open-vm-tools|vmware-tools).*")
-_TOOLS_LEFTOVERS = ("/etc/vmware-tools", "/etc/init.d/vmware-tools", "/usr/lib/vmware-tools")
 _POLICY = "/usr/sbin/policy-rc.d"
 _GRUB_CFGS = ("/boot/grub/grub.cfg", "/boot/grub2/grub.cfg")
 
@@ -76,13 +64,11 @@ class DebianFixer(Fixer):
         """Purge open-vm-tools (and VMware Tools leftovers): no use off VMware."""
         if not self.ctx.options.remove_guest_tools:
             return
-        packages = sorted(p for p in installed_packages(self.tree) if _TOOLS_PACKAGE.fullmatch(p))
+        packages = sorted(p for p in installed_packages(self.tree) if vmware_tools.PACKAGE.fullmatch(p))
         if packages:
             self._with_policy(["dpkg", "--purge", *packages])
             self.log.record(f"guest tools: purged {', '.join(packages)}")
-        for path in _TOOLS_LEFTOVERS:
-            if self.tree.remove(path):
-                self.log.record(f"guest tools: removed {path}")
+        vmware_tools.remove_leftovers(self.tree, self.log)
 
     def packages(self) -> None:
         """Install the requested extra packages with apt (the guest uses the host's resolver)."""
@@ -117,6 +103,9 @@ class DebianFixer(Fixer):
         self.kept_static = any(p.config.static for p in plans)
         for change in module.write(self.tree, plans):
             self.log.record(change)
+        warning = mac_warning(plans, self.ctx.target.keeps_macs)
+        if warning:
+            self.log.warn(warning)
 
     def cloud_init(self) -> None:
         """Point cloud-init at the destination's datasources; drop VMware customization."""
@@ -141,23 +130,17 @@ class DebianFixer(Fixer):
         self.log.record(f"hostname: set to {name}")
 
     def bootloader(self) -> None:
-        """fstab, GRUB and the resume device by UUID instead of the source's /dev/sdX names."""
+        """fstab, GRUB and the resume device by UUID instead of the source's vanishing device names."""
         devices = self.ctx.devices
-        fstab = self.tree.read("/etc/fstab")
-        if fstab is not None:
-            text, changes, warnings = bootloader.rewrite_fstab(fstab, devices)
-            self._save("/etc/fstab", fstab, text, changes)
-            for warning in warnings:
-                self.log.warn(warning)
+        bootloader.fix_fstab(self.tree, devices, self.log)
         resume = "/etc/initramfs-tools/conf.d/resume"
         old = self.tree.read(resume)
         if old is not None:
-            self._save(resume, old, *bootloader.rewrite_resume_conf(old, devices, resume))
-        for path in ("/etc/default/grub", *_GRUB_CFGS):
-            old = self.tree.read(path)
-            if old is not None:
-                self._save(path, old, *bootloader.rewrite_kernel_args(old, devices, path))
+            bootloader.save(self.tree, self.log, resume, old, *bootloader.rewrite_resume_conf(old, devices, resume))
+        bootloader.fix_kernel_args(self.tree, devices, self.log, ("/etc/default/grub", *_GRUB_CFGS))
         self._regenerate_grub()
+        for change in uefi.ensure_fallback(self.tree):
+            self.log.record(change)
 
     def _regenerate_grub(self) -> None:
         """Rerun grub-mkconfig when it wrote grub.cfg; keep the edited file if that fails."""
@@ -184,16 +167,9 @@ class DebianFixer(Fixer):
         self.tree.rename(new, cfg)
         self.log.record(f"bootloader: regenerated {cfg} with grub-mkconfig")
 
-    def _save(self, path: str, old: str, new: str, changes: list[str]) -> None:
-        if new != old:
-            self.tree.write(path, new)
-            for change in changes:
-                self.log.record(change)
-
     def drivers(self) -> None:
         """Add the destination's disk and NIC drivers to the initrd and rebuild it."""
-        target = self.ctx.target
-        wanted = list(dict.fromkeys(DRIVERS.get(target.disk_bus, ()) + DRIVERS.get(target.nic_model, ())))
+        wanted = wanted_drivers(self.ctx.target)
         text = self.tree.read(MODULES_FILE) or ""
         present = {line.split()[0] for line in text.splitlines() if line.strip() and not line.startswith("#")}
         missing = [m for m in wanted if m not in present]

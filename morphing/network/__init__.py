@@ -70,7 +70,8 @@ def plan_nics(found: Sequence[IfaceConfig], nics: Sequence[NicInfo], preserve_st
 
     A NIC takes the source config with its MAC, else the one with its name, else the next
     config that names no MAC, in order. With ``preserve_static`` a static config is kept as it
-    was; everything else gets DHCP. Without known NICs, one DHCP plan matches any ethernet NIC.
+    was; everything else gets DHCP (and IPv6 autoconfiguration where the source config had it).
+    Without known NICs, one DHCP plan matches any ethernet NIC.
 
     Args:
         found: the interfaces configured in the guest, in file order.
@@ -112,6 +113,19 @@ def plan_nics(found: Sequence[IfaceConfig], nics: Sequence[NicInfo], preserve_st
                 list(match.search),
             )
         else:
-            config = IfaceConfig(name, mac, dhcp4=True)
+            # DHCP; IPv6 autoconfiguration stays on where the source had it
+            config = IfaceConfig(name, mac, dhcp4=True, dhcp6=bool(match is not None and match.dhcp6))
         plans.append(NicPlan(name, mac, config))
     return plans
+
+
+def mac_warning(plans: Sequence[NicPlan], keeps_macs: bool) -> str | None:
+    """The warning to give when the guest's config is matched by MAC but the destination changes the MACs."""
+    bound = [p for p in plans if p.mac]
+    if keeps_macs or not bound:
+        return None
+    macs = ", ".join(p.mac or "" for p in bound)
+    return (
+        f"network: the guest's network configuration is matched by MAC ({macs}) but the destination does not "
+        "keep the source MACs: those NICs stay unconfigured unless the destination NICs are given these MACs"
+    )

@@ -33,9 +33,9 @@ def tree_files(root: Path, skip: tuple[str, ...] = ("var/lib/coriolis",)) -> dic
     return files
 
 
-def diff_trees(actual: Path, expected: Path) -> list[str]:
-    """Human-readable differences between two trees (empty when they are the same)."""
-    got, want = tree_files(actual), tree_files(expected)
+def diff_trees(actual: Path, expected: Path, skip: tuple[str, ...] = ("var/lib/coriolis",)) -> list[str]:
+    """Human-readable differences between two trees (empty when they are the same), minus ``skip``."""
+    got, want = tree_files(actual, skip), tree_files(expected, skip)
     problems = [f"missing: {p}" for p in sorted(want.keys() - got.keys())]
     problems += [f"unexpected: {p}" for p in sorted(got.keys() - want.keys())]
     for rel in sorted(want.keys() & got.keys()):

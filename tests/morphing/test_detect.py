@@ -5,6 +5,8 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
+import pytest
+
 from morphing.detect import detect_os
 from providers.types import OsInfo, OsType
 
@@ -110,3 +112,39 @@ def test_nothing(tmp_path: Path) -> None:
     write(tmp_path, "lost+found/.keep", "")
     write(tmp_path, "home/user/notes.txt", "hello")
     assert detect_os(tmp_path) == OsInfo()
+
+
+@pytest.mark.parametrize(
+    ("os_release", "expected"),
+    [
+        ('ID="rhel"\nVERSION_ID="7.9"\nPRETTY_NAME="Red Hat Enterprise Linux Server 7.9 (Maipo)"\n', ("rhel", "7.9")),
+        ('ID="centos"\nVERSION_ID="7"\nPRETTY_NAME="CentOS Linux 7 (Core)"\n', ("centos", "7")),
+        ('ID="rocky"\nVERSION_ID="9.3"\nPRETTY_NAME="Rocky Linux 9.3 (Blue Onyx)"\n', ("rocky", "9.3")),
+        ('ID="almalinux"\nVERSION_ID="8.9"\nPRETTY_NAME="AlmaLinux 8.9"\n', ("almalinux", "8.9")),
+        ('ID="ol"\nVERSION_ID="8.9"\nPRETTY_NAME="Oracle Linux Server 8.9"\n', ("ol", "8.9")),
+        ('ID=fedora\nVERSION_ID=39\nPRETTY_NAME="Fedora Linux 39"\n', ("fedora", "39")),
+        ('ID="sles"\nVERSION_ID="15.5"\nPRETTY_NAME="SUSE Linux Enterprise Server 15 SP5"\n', ("sles", "15.5")),
+        ('ID="sled"\nVERSION_ID="15.5"\nPRETTY_NAME="SUSE Linux Enterprise Desktop 15 SP5"\n', ("sled", "15.5")),
+        ('ID="opensuse-leap"\nVERSION_ID="15.5"\nPRETTY_NAME="openSUSE Leap 15.5"\n', ("opensuse-leap", "15.5")),
+        ('ID="opensuse-tumbleweed"\nVERSION_ID="20240101"\n', ("opensuse-tumbleweed", "20240101")),
+    ],
+)
+def test_rpm_family_ids(tmp_path: Path, os_release: str, expected: tuple[str, str]) -> None:
+    write(tmp_path, "etc/os-release", os_release)
+    info = detect_os(tmp_path)
+    assert (info.distribution, info.version) == expected
+
+
+def test_sles11_by_suse_release(tmp_path: Path) -> None:
+    write(tmp_path, "etc/SuSE-release", "SUSE Linux Enterprise Server 11 (x86_64)\nVERSION = 11\nPATCHLEVEL = 4\n")
+    info = detect_os(tmp_path)
+    assert (info.distribution, info.version, info.product_name) == (
+        "sles",
+        "11.4",
+        "SUSE Linux Enterprise Server 11 (x86_64)",
+    )
+
+
+def test_centos6_by_redhat_release(tmp_path: Path) -> None:
+    write(tmp_path, "etc/redhat-release", "CentOS release 6.10 (Final)\n")
+    assert (detect_os(tmp_path).distribution, detect_os(tmp_path).version) == ("centos", "6.10")

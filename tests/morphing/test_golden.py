@@ -42,6 +42,11 @@ CASES = {
     "ifupdown_dhcp": Case(["network"], nics=2),
     "netplan_static": Case(["network"], nics=2, options=STATIC),
     "netplan_dhcp": Case(["network"]),
+    # the layouts of Ubuntu's releases: cloud-init's (18.04, 24.04) and subiquity's (20.04, 22.04)
+    "netplan_ubuntu1804": Case(["network"]),
+    "netplan_ubuntu2004": Case(["network"], options=STATIC),
+    "netplan_ubuntu2204": Case(["network"], options=STATIC),
+    "netplan_ubuntu2404": Case(["network"]),
     "networkd_static": Case(["network"], options=STATIC),
     "keyfile_static": Case(["network"], options=STATIC),
     "bootloader": Case(["bootloader"]),
@@ -108,7 +113,7 @@ def test_bootloader_warns_about_unknown_device(guest_copy) -> None:
     assert warnings == ["fstab: /dev/sdc1 not found on the migrated disks; left as is"]
     infos = [m for level, m in reporter.events if level == "INFO"]
     assert f"fstab: /dev/sda1 (/) is now UUID={UUID_A}" in infos
-    assert "/boot/grub/grub.cfg: dropped resume=/dev/sda5" in infos
+    assert f"/boot/grub/grub.cfg: resume=/dev/sda5 is now resume=UUID={UUID_B}" in infos
 
 
 def test_second_run_changes_nothing_more(guest_copy) -> None:
@@ -130,3 +135,13 @@ def test_guest_tools_kept_when_asked(guest_copy) -> None:
     runner, _reporter = run_case(root, Case(["guest_tools"], options=MorphOptions(remove_guest_tools=False)))
     assert runner.calls == []
     assert (root / "etc/vmware-tools/tools.conf").exists()
+
+
+def test_warning_when_the_destination_changes_the_macs(guest_copy) -> None:
+    root = guest_copy("netplan_static")
+    case = Case(["network"], nics=2, options=STATIC, target=TargetProfile(keeps_macs=False))
+    _runner, reporter = run_case(root, case)
+    warnings = [m for level, m in reporter.events if level == "WARNING"]
+    assert len(warnings) == 1
+    assert "matched by MAC (00:50:56:aa:bb:01, 00:50:56:aa:bb:02)" in warnings[0]
+    assert "does not keep the source MACs" in warnings[0]

@@ -71,9 +71,12 @@ def test_no_os_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_unsupported_family_names_what_was_found(tmp_path: Path) -> None:
-    info = OsInfo(OsType.LINUX, "rocky", "9.3", "Rocky Linux 9.3 (Blue Onyx)")
-    with pytest.raises(MorphError, match=r"unsupported OS: linux \(Rocky Linux 9.3 \(Blue Onyx\)\)"):
+    info = OsInfo(OsType.LINUX, "alpine", "3.19.1", "Alpine Linux v3.19")
+    with pytest.raises(MorphError, match=r"unsupported OS: linux \(Alpine Linux v3.19\)"):
         morph_tree(tmp_path, {}, RecordingRunner(), make_vm(), TargetProfile(), MorphOptions(), NullReporter(), info)
+    old = OsInfo(OsType.LINUX, "centos", "6.10", "CentOS release 6.10 (Final)")
+    with pytest.raises(MorphError, match=r"CentOS release 6.10 \(Final\) is not supported"):
+        morph_tree(tmp_path, {}, RecordingRunner(), make_vm(), TargetProfile(), MorphOptions(), NullReporter(), old)
     windows = OsInfo(OsType.WINDOWS, "windows", "10.0", "Windows Server 2019 Standard")
     with pytest.raises(MorphError, match="unsupported OS: windows"):
         morph_tree(tmp_path, {}, RecordingRunner(), make_vm(), TargetProfile(), MorphOptions(), NullReporter(), windows)

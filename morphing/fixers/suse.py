@@ -1,0 +1,113 @@
+"""The SUSE-family fixer (SLES/SLED 12 and 15, openSUSE Leap and Tumbleweed): one method per concern."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from morphing import bootloader, cloud_init, dracut, rpmdb, selinux, uefi, vmware_tools
+from morphing.drivers import wanted_drivers
+from morphing.errors import MorphError
+from morphing.fixers.base import FixContext, Fixer
+from morphing.kernels import installed_kernels
+from morphing.network import mac_warning, plan_nics, udev, wicked
+from providers.types import OsInfo, OsType
+
+FAMILY = {"sles", "sled", "sles_sap", "opensuse", "opensuse-leap", "opensuse-tumbleweed", "opensuse-slowroll"}
+_DRACUT = ("/usr/bin/dracut", "/usr/sbin/dracut", "/sbin/dracut")
+INITRD = "/boot/initrd-{kv}"
+
+
+class SuseFixer(Fixer):
+    """rpm, dracut, grub2 (btrfs snapshots untouched), wicked with udev name rules."""
+
+    name = "suse"
+    concerns: ClassVar[tuple[str, ...]] = (
+        "guest_tools",
+        "network",
+        "cloud_init",
+        "hostname",
+        "bootloader",
+        "drivers",
+        "selinux",
+    )
+    kept_static = False
+
+    def __init__(self, ctx: FixContext) -> None:
+        super().__init__(ctx)
+        head = (ctx.os_info.version or "").split(".")[0]
+        if ctx.os_info.distribution in ("sles", "sled", "sles_sap") and head.isdigit() and int(head) < 12:
+            raise MorphError(
+                f"{ctx.os_info.product_name or f'SLES {ctx.os_info.version}'} is not supported: SUSE Linux "
+                "Enterprise 11 and older build their initrd with mkinitrd, which Coriolis does not drive"
+            )
+
+    @classmethod
+    def matches(cls, os_info: OsInfo) -> bool:
+        return os_info.os_type == OsType.LINUX and (os_info.distribution or "") in FAMILY
+
+    def guest_tools(self) -> None:
+        """Erase open-vm-tools / vmware-tools-* with the guest's rpm (no zypper: no repositories needed)."""
+        if self.ctx.options.remove_guest_tools:
+            vmware_tools.remove_rpm_tools(self.tree, self.ctx.runner, self.log)
+
+    def network(self) -> None:
+        """Rewrite wicked's ifcfg files for the destination NICs, names bound to the MACs by udev rules."""
+        found = wicked.read(self.tree)
+        if not self.ctx.vm.nics:
+            self.log.warn("network: the VM has no known NICs; writing DHCP for any ethernet NIC")
+        plans = plan_nics(found, self.ctx.vm.nics, self.ctx.options.preserve_static_ips)
+        self.kept_static = any(p.config.static for p in plans)
+        for change in wicked.write(self.tree, plans):
+            self.log.record(change)
+        for change in udev.rewrite(self.tree, plans, always=True):
+            self.log.record(change)
+        warning = mac_warning(plans, self.ctx.target.keeps_macs)
+        if warning:
+            self.log.warn(warning)
+
+    def cloud_init(self) -> None:
+        """Point cloud-init at the destination's datasources; drop VMware customization."""
+        if cloud_init.installed(self.tree):
+            for change in cloud_init.configure(self.tree, self.ctx.target.cloud_init_datasources, self.kept_static):
+                self.log.record(change)
+
+    def hostname(self) -> None:
+        """Set the hostname the user asked for (/etc/hostname; /etc/HOSTNAME too where SLES 12 keeps it)."""
+        name = self.ctx.options.hostname
+        if not name:
+            return
+        for path in ("/etc/hostname", "/etc/HOSTNAME"):
+            if (path == "/etc/hostname" or self.tree.exists(path)) and self.tree.read(path) != name + "\n":
+                self.tree.write(path, name + "\n", mode=0o644)
+                self.log.record(f"hostname: set to {name} in {path}")
+
+    def bootloader(self) -> None:
+        """fstab and grub2 by UUID (``rootflags=subvol=`` and btrfs subvolume mounts kept); UEFI fallback."""
+        bootloader.fix_fstab(self.tree, self.ctx.devices, self.log)
+        files = [*bootloader.grub_files(self.tree), "/etc/sysconfig/bootloader"]
+        bootloader.fix_kernel_args(self.tree, self.ctx.devices, self.log, files)
+        for change in uefi.ensure_fallback(self.tree):
+            self.log.record(change)
+
+    def drivers(self) -> None:
+        """Rebuild every installed kernel's initrd with the destination's drivers (dracut), and keep them."""
+        wanted = wanted_drivers(self.ctx.target)
+        try:
+            packages = rpmdb.read_packages(self.tree)
+        except rpmdb.RpmDbError as exc:
+            self.log.warn(f"drivers: the rpm database is unreadable ({exc}); kernels taken from /boot alone")
+            packages = None
+        kernels, warnings = installed_kernels(self.tree, packages)
+        for warning in warnings:
+            self.log.warn(warning)
+        if not any(self.tree.exists(path) for path in _DRACUT):
+            raise MorphError("drivers: dracut not found in the guest (a mkinitrd-era SUSE?); not supported")
+        for change in dracut.persist(self.tree, wanted):
+            self.log.record(change)
+        if not kernels:
+            raise MorphError("drivers: no kernel with its modules found in /boot; the guest cannot boot")
+        dracut.rebuild(self.tree, self.ctx.runner, self.log, kernels, wanted, INITRD)
+
+    def selinux(self) -> None:
+        """Relabel at first boot where SELinux is on (openSUSE Tumbleweed and SLE 16 default to it)."""
+        selinux.schedule_relabel(self.tree, self.log)
