@@ -50,6 +50,13 @@ class RpmDbError(Exception):
 
 def parse_header(blob: bytes) -> Package | None:
     """Name, version, release, arch and epoch from an rpm header blob (None when it is not one)."""
+    try:
+        return _parse_header(blob)
+    except struct.error:
+        return None
+
+
+def _parse_header(blob: bytes) -> Package | None:
     if len(blob) < 8:
         return None
     count, size = struct.unpack_from(">II", blob, 0)
@@ -120,7 +127,7 @@ def bdb_values(db: bytes) -> list[bytes]:
         current = page(number)
         if current[25] not in (_P_HASH, _P_HASH_UNSORTED):
             continue
-        entries = struct.unpack_from(endian + "H", current, 20)[0]
+        entries = min(struct.unpack_from(endian + "H", current, 20)[0], (page_size - _PAGE_HEADER) // 2)
         offsets = [struct.unpack_from(endian + "H", current, _PAGE_HEADER + 2 * i)[0] for i in range(entries)]
         for index in range(1, entries, 2):
             offset = offsets[index]
@@ -146,6 +153,10 @@ def sqlite_blobs(db: bytes, wal: bytes | None) -> list[bytes]:
         try:
             connection = sqlite3.connect(path)
             try:
+                # the file is the guest's: no schema-defined functions or triggers are trusted
+                connection.execute("PRAGMA trusted_schema=OFF")
+                if hasattr(sqlite3, "SQLITE_DBCONFIG_DEFENSIVE"):
+                    connection.setconfig(sqlite3.SQLITE_DBCONFIG_DEFENSIVE, True)
                 return [bytes(row[0]) for row in connection.execute("SELECT blob FROM Packages")]
             finally:
                 connection.close()
@@ -167,7 +178,10 @@ def read_packages(tree: GuestTree) -> list[Package] | None:
             db = tree.read_bytes(f"{directory}/Packages")
             if db is None:
                 continue
-            blobs = bdb_values(db)
+            try:
+                blobs = bdb_values(db)
+            except struct.error as exc:
+                raise RpmDbError(f"damaged BerkeleyDB Packages: {exc}") from exc
         packages = [p for p in map(parse_header, blobs) if p is not None]
         return sorted(packages, key=lambda p: (p.name, p.version, p.release))
     return None

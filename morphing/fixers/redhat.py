@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
-from morphing import bootloader, cloud_init, dracut, rpmdb, selinux, uefi, vmware_tools
+from morphing import bootloader, cloud_init, dracut, selinux, uefi, vmware_tools
+from morphing.devices import VANISHING_DEVICE
 from morphing.drivers import wanted_drivers
 from morphing.errors import MorphError
 from morphing.fixers.base import FixContext, Fixer
-from morphing.kernels import installed_kernels
 from morphing.network import IfaceConfig, ifcfg, keyfile, mac_warning, plan_nics, udev
 from providers.types import OsInfo, OsType
 
 # os-release IDs; Rocky, Alma, Oracle, CentOS and Fedora are cases of one family, not subclasses.
 FAMILY = {"rhel", "centos", "rocky", "almalinux", "ol", "fedora", "scientific", "cloudlinux", "eurolinux"}
-_DRACUT = ("/usr/bin/dracut", "/usr/sbin/dracut", "/sbin/dracut")
 INITRAMFS = "/boot/initramfs-{kv}.img"
+_GRUBBY = ("/usr/sbin/grubby", "/sbin/grubby")
 
 
 def major_version(os_info: OsInfo) -> int | None:
@@ -40,6 +41,7 @@ class RedHatFixer(Fixer):
     name = "redhat"
     concerns: ClassVar[tuple[str, ...]] = (
         "guest_tools",
+        "packages",
         "network",
         "cloud_init",
         "hostname",
@@ -72,6 +74,14 @@ class RedHatFixer(Fixer):
         major = major_version(self.ctx.os_info) or 0
         newer = major >= 33 if self.ctx.os_info.distribution == "fedora" else major >= 9
         return "keyfile" if newer or not ifcfg.installed(self.tree) else "ifcfg"
+
+    def packages(self) -> None:
+        """Extra packages need the guest's repositories and a network the morph does not have here: refused aloud."""
+        if self.ctx.options.extra_packages:
+            self.log.warn(
+                "packages: installing packages is not supported for the Red Hat family yet; not installed: "
+                + ", ".join(self.ctx.options.extra_packages)
+            )
 
     def network(self) -> None:
         """Rewrite network-scripts and/or NetworkManager keyfiles for the destination NICs, matched by MAC."""
@@ -110,25 +120,25 @@ class RedHatFixer(Fixer):
         bootloader.fix_kernel_args(self.tree, self.ctx.devices, self.log, bootloader.grub_files(self.tree))
         for change in uefi.ensure_fallback(self.tree):
             self.log.record(change)
+        self._check_with_grubby()
+
+    def _check_with_grubby(self) -> None:
+        """Ask the guest's grubby what the default entry boots (it reads BLS entries, grubenv and grub.cfg
+        as the bootloader will): a root or resume device that vanishes there is worth a warning."""
+        if not any(self.tree.exists(path) for path in _GRUBBY):
+            return
+        try:
+            info = self.ctx.runner.run(["grubby", "--info=DEFAULT"])
+        except MorphError as exc:
+            self.log.warn(f"bootloader: grubby could not read the default boot entry: {exc}")
+            return
+        for name in sorted(set(re.findall(r"(?:root=\"?|resume=)(/dev/[^\s\"']+)", info))):
+            if VANISHING_DEVICE.fullmatch(name):
+                self.log.warn(f"bootloader: grubby says the default entry still names {name}, which vanishes")
 
     def drivers(self) -> None:
         """Rebuild every installed kernel's initramfs with the destination's drivers (dracut), and keep them."""
-        wanted = wanted_drivers(self.ctx.target)
-        try:
-            packages = rpmdb.read_packages(self.tree)
-        except rpmdb.RpmDbError as exc:
-            self.log.warn(f"drivers: the rpm database is unreadable ({exc}); kernels taken from /boot alone")
-            packages = None
-        kernels, warnings = installed_kernels(self.tree, packages)
-        for warning in warnings:
-            self.log.warn(warning)
-        for change in dracut.persist(self.tree, wanted):
-            self.log.record(change)
-        if not kernels:
-            raise MorphError("drivers: no kernel with its modules found in /boot; the guest cannot boot")
-        if not any(self.tree.exists(path) for path in _DRACUT):
-            raise MorphError("drivers: dracut not found in the guest; its initramfs cannot get the new drivers")
-        dracut.rebuild(self.tree, self.ctx.runner, self.log, kernels, wanted, INITRAMFS)
+        dracut.add_drivers(self.tree, self.ctx.runner, self.log, wanted_drivers(self.ctx.target), INITRAMFS)
 
     def selinux(self) -> None:
         """Files were written offline without SELinux labels: relabel at first boot when SELinux is on."""

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from morphing import bootloader, cloud_init, dracut, rpmdb, selinux, uefi, vmware_tools
+from morphing import bootloader, cloud_init, dracut, selinux, uefi, vmware_tools
 from morphing.drivers import wanted_drivers
 from morphing.errors import MorphError
 from morphing.fixers.base import FixContext, Fixer
-from morphing.kernels import installed_kernels
 from morphing.network import mac_warning, plan_nics, udev, wicked
 from providers.types import OsInfo, OsType
 
 FAMILY = {"sles", "sled", "sles_sap", "opensuse", "opensuse-leap", "opensuse-tumbleweed", "opensuse-slowroll"}
-_DRACUT = ("/usr/bin/dracut", "/usr/sbin/dracut", "/sbin/dracut")
 INITRD = "/boot/initrd-{kv}"
 
 
@@ -23,6 +21,7 @@ class SuseFixer(Fixer):
     name = "suse"
     concerns: ClassVar[tuple[str, ...]] = (
         "guest_tools",
+        "packages",
         "network",
         "cloud_init",
         "hostname",
@@ -49,6 +48,14 @@ class SuseFixer(Fixer):
         """Erase open-vm-tools / vmware-tools-* with the guest's rpm (no zypper: no repositories needed)."""
         if self.ctx.options.remove_guest_tools:
             vmware_tools.remove_rpm_tools(self.tree, self.ctx.runner, self.log)
+
+    def packages(self) -> None:
+        """Extra packages need the guest's repositories and a network the morph does not have here: refused aloud."""
+        if self.ctx.options.extra_packages:
+            self.log.warn(
+                "packages: installing packages is not supported for the SUSE family yet; not installed: "
+                + ", ".join(self.ctx.options.extra_packages)
+            )
 
     def network(self) -> None:
         """Rewrite wicked's ifcfg files for the destination NICs, names bound to the MACs by udev rules."""
@@ -90,23 +97,8 @@ class SuseFixer(Fixer):
             self.log.record(change)
 
     def drivers(self) -> None:
-        """Rebuild every installed kernel's initrd with the destination's drivers (dracut), and keep them."""
-        wanted = wanted_drivers(self.ctx.target)
-        try:
-            packages = rpmdb.read_packages(self.tree)
-        except rpmdb.RpmDbError as exc:
-            self.log.warn(f"drivers: the rpm database is unreadable ({exc}); kernels taken from /boot alone")
-            packages = None
-        kernels, warnings = installed_kernels(self.tree, packages)
-        for warning in warnings:
-            self.log.warn(warning)
-        if not any(self.tree.exists(path) for path in _DRACUT):
-            raise MorphError("drivers: dracut not found in the guest (a mkinitrd-era SUSE?); not supported")
-        for change in dracut.persist(self.tree, wanted):
-            self.log.record(change)
-        if not kernels:
-            raise MorphError("drivers: no kernel with its modules found in /boot; the guest cannot boot")
-        dracut.rebuild(self.tree, self.ctx.runner, self.log, kernels, wanted, INITRD)
+        """Rebuild every installed kernel's initramfs with the destination's drivers (dracut), and keep them."""
+        dracut.add_drivers(self.tree, self.ctx.runner, self.log, wanted_drivers(self.ctx.target), INITRD)
 
     def selinux(self) -> None:
         """Relabel at first boot where SELinux is on (openSUSE Tumbleweed and SLE 16 default to it)."""

@@ -105,6 +105,7 @@ class OpenStackImporter:
             nic_model="virtio",
             firmware=vm.firmware_type,
             cloud_init_datasources=("OpenStack", "ConfigDrive"),
+            keeps_macs=self.options.keep_mac_addresses,
         )
 
     def import_disk(self, vm: VmInfo, disk: DiskRef, ctx: MigrationContext, reporter: Reporter) -> DiskRef:

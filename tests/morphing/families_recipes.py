@@ -112,6 +112,12 @@ def dracut(kv: str, image: str = "/boot/initramfs-{kv}.img") -> list[str]:
 
 
 RHEL7_KV = "3.10.0-1160.105.1.el7.x86_64"
+# what the guest's grubby prints for the default entry once the morph has fixed it
+GRUBBY_RHEL9 = (
+    'index=0\nkernel="/boot/vmlinuz-5.14.0-362.8.1.el9_3.x86_64"\n'
+    f'args="ro resume=UUID={UUID_SWAP} crashkernel=1G-4G:192M"\nroot="UUID={UUID_ROOT}"\n'
+    'initrd="/boot/initramfs-5.14.0-362.8.1.el9_3.x86_64.img"\ntitle="Red Hat Enterprise Linux (5.14.0) 9.3 (Plow)"\n'
+)
 RHEL8_KV = "4.18.0-513.5.1.el8_9.x86_64"
 RHEL9_KV = "5.14.0-362.8.1.el9_3.x86_64"
 CASES: dict[str, FamilyCase] = {
@@ -174,11 +180,13 @@ CASES: dict[str, FamilyCase] = {
                 "/etc/fstab": fstab(lvm=False, uefi=False),
                 "/etc/selinux/config": SELINUX.format(mode="enforcing"),
                 f"{NM}/ens192.nmconnection": keyfile_static("ens192", MAC1),
+                "/usr/sbin/grubby": "#!/bin/sh\n# phony grubby\n",
             },
         ),
         ("rhel", "9.3", "redhat"),
-        [["rpm", "-e", "--nodeps", "open-vm-tools"], dracut(RHEL9_KV)],
+        [["rpm", "-e", "--nodeps", "open-vm-tools"], ["grubby", "--info=DEFAULT"], dracut(RHEL9_KV)],
         options=STATIC,
+        outputs={"grubby": GRUBBY_RHEL9},
     ),
     # Fedora 39: rpmdb under /usr/lib/sysimage/rpm, UEFI vendor path only, keyfile, a destination
     # that does not keep the MACs (a warning).

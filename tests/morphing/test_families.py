@@ -139,3 +139,58 @@ def test_guest_without_dracut_fails_clearly(tmp_path: Path, rpm_cache: Path) -> 
     (root / "usr/bin/dracut").unlink()
     with pytest.raises(MorphError, match="dracut not found in the guest"):
         run_concerns(root, CASES["rhel9"], ["drivers"])
+
+
+def test_morph_tree_picks_the_family_fixer(tmp_path: Path, rpm_cache: Path) -> None:
+    from morphing.morpher import morph_tree
+    from morphing.options import MorphOptions
+    from providers.types import TargetProfile
+
+    root = tmp_path / "root"
+    phony.build(root, CASES["sles15"].guest, rpm_cache)
+    reporter = NullReporter()
+    result = morph_tree(
+        root, CASES["sles15"].devices, RecordingRunner(), make_vm(1), TargetProfile(), MorphOptions(), reporter
+    )
+    assert (result.fixer, result.os_info.distribution, result.os_info.version) == ("suse", "sles", "15.2")
+    assert (
+        "uefi: copied /boot/efi/EFI/sles/shimx64.efi to the fallback path /boot/efi/EFI/BOOT/BOOTX64.EFI"
+        in result.changes
+    )
+    assert not diff_trees(root, FAMILIES / "sles15" / "expected", SKIP)
+
+
+def test_extra_packages_are_refused_aloud(tmp_path: Path, rpm_cache: Path) -> None:
+    from dataclasses import replace
+
+    from morphing.options import MorphOptions
+
+    root = tmp_path / "root"
+    phony.build(root, CASES["rhel9"].guest, rpm_cache)
+    case = replace(CASES["rhel9"], options=MorphOptions(extra_packages=("qemu-guest-agent",)))
+    reporter = run_concerns(root, case, ["packages"])
+    assert reporter.events == [
+        (
+            "WARNING",
+            "packages: installing packages is not supported for the Red Hat family yet; not installed: "
+            "qemu-guest-agent",
+        )
+    ]
+
+
+def test_grubby_naming_a_vanishing_device_is_a_warning(tmp_path: Path, rpm_cache: Path) -> None:
+    root = tmp_path / "root"
+    phony.build(root, CASES["rhel9"].guest, rpm_cache)
+    os_info = detect_os(root)
+    reporter = NullReporter()
+    runner = RecordingRunner({"grubby": 'index=0\nargs="ro resume=/dev/sdq2"\nroot="/dev/sdq1"\n'})
+    case = CASES["rhel9"]
+    ctx = FixContext(
+        LocalTree(root), runner, case.devices, os_info, make_vm(1), case.target, case.options, ChangeLog(reporter)
+    )
+    find_fixer(os_info)(ctx).fix("bootloader")  # type: ignore[misc]
+    assert runner.calls == [["grubby", "--info=DEFAULT"]]
+    assert [m for level, m in reporter.events if level == "WARNING"] == [
+        "bootloader: grubby says the default entry still names /dev/sdq1, which vanishes",
+        "bootloader: grubby says the default entry still names /dev/sdq2, which vanishes",
+    ]

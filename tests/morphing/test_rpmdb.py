@@ -109,3 +109,16 @@ def test_tools_erased_from_the_rpm_database(tmp_path: Path, rpms: list[Path]) ->
     assert not (root / "etc/vmware-tools").exists()
     infos = [m for level, m in reporter.events if level == "INFO"]
     assert "guest tools: erased open-vm-tools, open-vm-tools-desktop" in infos
+
+
+def test_hostile_bytes_do_not_crash_the_reader(tmp_path: Path, rpms: list[Path]) -> None:
+    dbdir = tmp_path / "root/var/lib/rpm"
+    phony.make_rpmdb(dbdir, rpms)
+    phony.sqlite_to_bdb(dbdir)
+    data = bytearray((dbdir / "Packages").read_bytes())
+    for page in range(1, len(data) // 4096):
+        data[page * 4096 + 20 : page * 4096 + 22] = b"\xff\xff"  # absurd entry counts on every page
+    (dbdir / "Packages").write_bytes(bytes(data))
+    found = rpmdb.read_packages(LocalTree(tmp_path / "root"))
+    assert {p.name for p in found or []} <= {"open-vm-tools", "open-vm-tools-desktop", "kernel-core", "bash"}
+    assert rpmdb.parse_header(b"\x00\x00\x00\x02\x00\x00\xff\xff" + b"\x00" * 40) is None

@@ -122,3 +122,13 @@ def test_storage_mappings_pick_a_volume_type_per_disk():
     assert named_volume_types(mappings) == {"hdd", "ssd", "gold"}
     with pytest.raises(ValidationError, match="destination"):
         TargetEnvironmentSchema().load({"storage_mappings": {"backend_mappings": [{"source": "LocalDS_0"}]}})
+
+
+def test_target_profile_says_whether_macs_are_kept():
+    from providers.openstack.destination import OpenStackImporter
+    from providers.openstack.options import TargetOptions
+    from providers.types import VmInfo
+
+    vm = VmInfo(id="vm-1", name="web01")
+    assert OpenStackImporter({}, TargetOptions()).target_profile(vm).keeps_macs is True
+    assert OpenStackImporter({}, TargetOptions(keep_mac_addresses=False)).target_profile(vm).keeps_macs is False
