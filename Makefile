@@ -12,16 +12,22 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install -q -e '.[test,flower]'
 	touch $@
 
+# Debian's libguestfs bindings (the morphing appliance), linked into the venv: only those modules.
+$(VENV)/.guestfs: $(VENV)/.installed deploy/link-guestfs.sh deploy/packages/apt-test.txt deploy/packages/apt-demo.txt
+	bash deploy/bootstrap.sh $(if $(filter demo,$(MAKECMDGOALS)),demo,test)
+	bash deploy/link-guestfs.sh $(VENV)
+	touch $@
+
 services:
 	bash deploy/dev-services.sh
 
-test: $(VENV)/.installed services
+test: $(VENV)/.guestfs services
 	$(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.guestfs
 	$(PY) deploy/demo.py
 
-bench: $(VENV)/.installed services
+bench: $(VENV)/.guestfs services
 	$(PY) tests/bench/bench_api.py
 
 bench-transfer: $(VENV)/.installed services

@@ -95,6 +95,9 @@ class Settings:
     live_sync_max_passes: int = 3  # live_migration: sync passes while the source runs, at most
     live_sync_converged_bytes: int = 64 << 20  # ...stopping early once a pass writes no more than this
     log_format: str = "text"  # text for a terminal; json (one object per line) for collectors
+    appliance_accel: str = "auto"  # morphing appliance: auto (probe KVM once per host boot), kvm or tcg
+    appliance_timeout: int = 3600  # seconds a whole appliance session may take before it is killed
+    appliance_cache_dir: str = "/var/tmp/coriolis-appliance"  # supermin's appliance, shared by a host's workers
 
     def __post_init__(self) -> None:
         state = Path(self.state_dir)
@@ -107,6 +110,8 @@ class Settings:
         for n, key in enumerate([k for k in self.encryption_keys.split(",") if k.strip()], start=1):
             if not _is_fernet_key(key.strip()):
                 raise ValueError(f"encryption_keys: key #{n} is not a Fernet key (32 url-safe base64-encoded bytes)")
+        if self.appliance_accel not in ("auto", "kvm", "tcg"):
+            raise ValueError(f"appliance_accel must be auto, kvm or tcg, not {self.appliance_accel!r}")
         if self.secret_backend not in ("", "barbican", "vault"):
             raise ValueError(f"secret_backend must be barbican, vault or empty, not {self.secret_backend!r}")
 

@@ -76,10 +76,12 @@ def morph_instance(run: StageRun) -> dict[str, Any]:
         run.reporter.info(f"OS morphing skipped: {why}")
         return {**out, "skipped": True}
     from morphing import MorphOptions, morph
+    from morphing.appliance import ApplianceConfig
 
     env = run.migration.destination_environment or {}
     options = MorphOptions(preserve_static_ips=bool(env.get("preserve_static_ips", False)))
-    result = morph([(Path(d.path), d.format) for d in disks], run.vm(), target, options, run.reporter)
+    appliance = ApplianceConfig.from_settings(run.settings)
+    result = morph([(Path(d.path), d.format) for d in disks], run.vm(), target, options, run.reporter, appliance)
     return {**out, "morph": result.to_dict()}
 
 

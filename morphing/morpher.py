@@ -1,16 +1,18 @@
-"""The morph stage: mount the guest, detect its OS, run its family's fixer concern by concern."""
+"""The morph stage: the guest in a libguestfs appliance, its OS detected, its family's fixer run concern by concern."""
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from pathlib import Path
 
+from morphing.appliance import Appliance, ApplianceConfig, Inspection
 from morphing.changes import ChangeLog
 from morphing.devices import DeviceMap
 from morphing.errors import MorphError
 from morphing.fixers import FixContext, find_fixer
-from morphing.mount import GuestMount
 from morphing.options import MorphOptions, MorphResult
-from morphing.runner import ChrootRunner, Runner
+from morphing.runner import Runner
 from morphing.tree import GuestTree, LocalTree
 from providers.types import OsInfo, OsType, Reporter, TargetProfile, VmInfo
 
@@ -21,8 +23,12 @@ def morph(
     target: TargetProfile,
     options: MorphOptions,
     reporter: Reporter,
+    appliance: ApplianceConfig | None = None,
 ) -> MorphResult:
     """Make a migrated guest boot and reach the network on the destination; changes disks in place.
+
+    Every read, write and guest program happens inside one libguestfs appliance with all the
+    instance's disks attached (never on this host).
 
     Args:
         disks: (path, format) of each converted disk in staging, the boot disk first.
@@ -30,18 +36,45 @@ def morph(
         target: what the destination needs (disk bus, NIC model, cloud-init datasources).
         options: the user's choices (static IPs, hostname...).
         reporter: progress and change events; ``step`` may raise ``Cancelled``.
+        appliance: how to run the appliance (accelerator, timeout, cache); defaults otherwise.
 
     Raises:
-        MorphError: no OS found, an OS family no fixer handles, or a guest command failed.
-        Cancelled: from the reporter; the guest is unmounted first.
+        MorphError: no OS found, an OS family no fixer handles, a guest command failed, or the
+            appliance session timed out.
+        Cancelled: from the reporter; the appliance is shut down first.
     """
     if not disks:
         raise MorphError("no disks to morph")
-    reporter.step(0, None, "morph: mounting the guest")
-    with GuestMount(disks, reporter) as guest:
-        return morph_tree(
-            guest.root, guest.devices, ChrootRunner(guest.root), vm, target, options, reporter, guest.os_info
-        )
+    reporter.step(0, None, "morph: launching the appliance")
+    started = time.monotonic()
+    with Appliance(disks, reporter, appliance) as guest:
+        inspected = time.monotonic()
+        os_info = guest_os_info(guest.tree, guest.inspection)
+        result = morph_tree(guest.tree, guest.devices, guest.runner, vm, target, options, reporter, os_info)
+    timings = {
+        "appliance_launch": round(guest.launch_seconds, 2),
+        "inspection": round(inspected - started - guest.launch_seconds, 2),
+        **result.timings,
+        "total": round(time.monotonic() - started, 2),
+    }
+    reporter.info("morph: times " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
+    return dataclasses.replace(result, timings=timings, inspection=dataclasses.asdict(guest.inspection))
+
+
+def guest_os_info(tree: GuestTree, inspection: Inspection) -> OsInfo:
+    """Our own detection, completed by libguestfs' inspection where ours found nothing."""
+    from morphing.detect import detect_os
+
+    info = detect_os(tree)
+    known = inspection.distro not in ("", "unknown")
+    if info.os_type == OsType.UNKNOWN and inspection.os_type in ("linux", "windows") and known:
+        version = inspection.version.removesuffix(".0") if inspection.os_type == "linux" else inspection.version
+        return OsInfo(OsType(inspection.os_type), inspection.distro, version, inspection.product, inspection.arch)
+    return dataclasses.replace(
+        info,
+        product_name=info.product_name or inspection.product or None,
+        architecture=info.architecture or inspection.arch or None,
+    )
 
 
 def morph_tree(
@@ -54,12 +87,12 @@ def morph_tree(
     reporter: Reporter,
     os_info: OsInfo | None = None,
 ) -> MorphResult:
-    """Morph a guest that is already a directory tree (mounted, or a plain tree in tests).
+    """Morph a guest reached through a ``GuestTree`` (the appliance, or a plain tree in tests).
 
     Args:
         root: the guest's tree (a plain directory is served by ``LocalTree``).
         devices: old device names (/dev/sda1...) → UUID and type of what is on them now.
-        runner: runs guest commands (chroot, or a recording stand-in).
+        runner: runs guest commands (in the appliance, or a recording stand-in).
         os_info: the detected OS (detected here when None).
         vm, target, options, reporter: as for ``morph``.
     """
@@ -78,8 +111,11 @@ def morph_tree(
     tree = LocalTree(root) if isinstance(root, Path) else root
     fixer = fixer_class(FixContext(tree, runner, devices, os_info, vm, target, options, log))
     total = len(fixer.concerns)
+    timings: dict[str, float] = {}
     for index, concern in enumerate(fixer.concerns):
         reporter.step(index, total, f"morph: {concern}")
+        started = time.monotonic()
         fixer.fix(concern)
+        timings[concern] = round(time.monotonic() - started, 2)
     reporter.step(total, total, "morph: done")
-    return MorphResult(os_info, list(log.changes), fixer_class.name)
+    return MorphResult(os_info, list(log.changes), fixer_class.name, timings)

@@ -17,8 +17,8 @@ class MorphOptions:
         preserve_static_ips: keep each NIC's static addresses, gateway and DNS (by MAC);
             otherwise every NIC gets DHCP.
         hostname: set this hostname in the guest (None: leave it).
-        extra_packages: install these packages with the guest's package manager (needs the
-            host's network; empty: install nothing).
+        extra_packages: refused (must stay empty): the morphing appliance has no network, and
+            giving it one would let a guest reach the worker's networks.
         remove_guest_tools: remove the source hypervisor's guest tools (open-vm-tools...).
     """
 
@@ -26,6 +26,13 @@ class MorphOptions:
     hostname: str | None = None
     extra_packages: tuple[str, ...] = ()
     remove_guest_tools: bool = True
+
+    def __post_init__(self) -> None:
+        if self.extra_packages:
+            raise ValueError(
+                "extra_packages cannot be installed while morphing: the appliance has no network "
+                f"(asked for {', '.join(self.extra_packages)}); install them after the migration"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "extra_packages": list(self.extra_packages)}
@@ -46,16 +53,26 @@ class MorphResult:
     os_info: OsInfo
     changes: list[str] = field(default_factory=list)
     fixer: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+    inspection: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "os_info": {**dataclasses.asdict(self.os_info), "os_type": str(self.os_info.os_type)},
             "changes": list(self.changes),
             "fixer": self.fixer,
+            "timings": dict(self.timings),
+            "inspection": dict(self.inspection),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MorphResult:
         info = dict(data.get("os_info") or {})
         info["os_type"] = OsType(info.get("os_type") or "unknown")
-        return cls(OsInfo(**info), list(data.get("changes") or []), data.get("fixer") or "")
+        return cls(
+            OsInfo(**info),
+            list(data.get("changes") or []),
+            data.get("fixer") or "",
+            dict(data.get("timings") or {}),
+            dict(data.get("inspection") or {}),
+        )

@@ -1,21 +1,19 @@
-"""Commands run inside the guest (chroot), and a recording stand-in for tests."""
+"""Commands run inside the guest (in the libguestfs appliance), and a recording stand-in for tests."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from morphing.errors import MorphError
 
-_CHROOT_ENV = {
-    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-    "LC_ALL": "C",
-    "LANG": "C",
-    "HOME": "/root",
-    "DEBIAN_FRONTEND": "noninteractive",
-}
+GUEST_ENV = (
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "LC_ALL=C",
+    "LANG=C",
+    "HOME=/root",
+    "DEBIAN_FRONTEND=noninteractive",
+)
 
 
 class Runner(Protocol):
@@ -24,12 +22,15 @@ class Runner(Protocol):
     def run(self, args: Sequence[str]) -> str: ...
 
 
-class ChrootRunner:
-    """Runs commands with ``chroot`` in a mounted guest (needs root and proc/sys/dev bound)."""
+class ApplianceRunner:
+    """Runs guest programs with libguestfs' ``command``: chrooted into the guest *inside the appliance*.
 
-    def __init__(self, root: Path, timeout: float = 1800) -> None:
-        self.root = root
-        self.timeout = timeout
+    The appliance is a VM with its own kernel, its own /proc and no network: a guest program sees
+    the appliance, never this host.
+    """
+
+    def __init__(self, handle: Any) -> None:
+        self.g = handle
 
     def run(self, args: Sequence[str]) -> str:
         """Run ``args`` inside the guest and return its standard output.
@@ -37,19 +38,11 @@ class ChrootRunner:
         Args:
             args: the command and its arguments, as the guest sees them.
         """
-        proc = subprocess.run(
-            ["chroot", str(self.root), *args],
-            env=_CHROOT_ENV,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=self.timeout,
-            check=False,
-        )
-        if proc.returncode != 0:
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
-            raise MorphError(f"guest command {' '.join(args)!r} failed ({proc.returncode}): {' / '.join(tail)}")
-        return proc.stdout
+        try:
+            return self.g.command(["/usr/bin/env", *GUEST_ENV, *args])
+        except RuntimeError as exc:
+            tail = str(exc).strip().splitlines()[-5:]
+            raise MorphError(f"guest command {' '.join(args)!r} failed: {' / '.join(tail)}") from exc
 
 
 class RecordingRunner:

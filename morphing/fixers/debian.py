@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from morphing import bootloader, cloud_init, uefi, vmware_tools
 from morphing.drivers import wanted_drivers
+from morphing.errors import MorphError
 from morphing.fixers.base import Fixer
 from morphing.network import mac_warning, plan_nics
 from morphing.network.systems import SYSTEMS, detect_system
@@ -71,26 +72,9 @@ class DebianFixer(Fixer):
         vmware_tools.remove_leftovers(self.tree, self.log)
 
     def packages(self) -> None:
-        """Install the requested extra packages with apt (the guest uses the host's resolver)."""
-        wanted = list(self.ctx.options.extra_packages)
-        if not wanted:
-            return
-        resolv = "/etc/resolv.conf"
-        link = self.tree.readlink(resolv)
-        saved = self.tree.read_bytes(resolv) if link is None else None
-        self.tree.remove(resolv)
-        try:
-            with open("/etc/resolv.conf", "rb") as f:
-                self.tree.write_bytes(resolv, f.read())
-            self.ctx.runner.run(["apt-get", "update"])
-            self._with_policy(["apt-get", "install", "-y", "--no-install-recommends", *wanted])
-        finally:
-            self.tree.remove(resolv)
-            if link is not None:
-                self.tree.symlink(link, resolv)
-            elif saved is not None:
-                self.tree.write_bytes(resolv, saved)
-        self.log.record(f"packages: installed {', '.join(wanted)}")
+        """Extra packages are never installed: the appliance has no network (MorphOptions refuses them)."""
+        if self.ctx.options.extra_packages:
+            raise MorphError("extra_packages cannot be installed: the morphing appliance has no network")
 
     def network(self) -> None:
         """Rewrite the guest's network config for the destination NICs, matched by MAC."""

@@ -19,6 +19,11 @@ FAILURE_PATTERNS = (
     "Kernel panic",
     "No bootable device",
     "Boot failed",
+    # systemd's emergency mode and dracut's emergency shell wait for a root password for ever
+    "You are in emergency mode",
+    "Give root password for maintenance",
+    "Entering emergency mode",
+    "dracut-initqueue timeout",
 )
 FAILURE_RE = re.compile("|".join(re.escape(p) for p in FAILURE_PATTERNS))
 _ESCAPES_RE = re.compile(r"\x1b(\[[0-9;?]*[ -/]*[@-~]|.)")
@@ -52,9 +57,11 @@ class ConsoleWatcher:
                 return "marker", line.strip()
             if FAILURE_RE.search(line):
                 return "failure", line.strip()
-        # A login prompt has no newline after it, so the unfinished line is checked for the marker.
+        # A login prompt has no newline after it, so the unfinished line is checked too.
         if self.marker.search(self.pending):
             return "marker", _ESCAPES_RE.sub("", self.pending).strip()
+        if FAILURE_RE.search(self.pending):
+            return "failure", _ESCAPES_RE.sub("", self.pending).strip()
         self.pending = self.pending[-4096:]
         return None
 

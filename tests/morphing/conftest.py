@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from providers.types import NicInfo, VmInfo
+from morphing.appliance import Appliance
+from providers.types import NicInfo, NullReporter, VmInfo
+from tests.morphing import images
 
 GOLDEN = Path(__file__).parent / "golden"
 MAC1 = "00:50:56:aa:bb:01"
@@ -55,3 +58,45 @@ def guest_copy(tmp_path: Path):
         return root
 
     return copy
+
+
+PHONY_FSTAB = (
+    f"UUID={images.ROOT_UUID} / ext4 defaults 0 1\n"
+    f"UUID={images.SRV_UUID} /srv ext4 defaults 0 2\n"  # /srv is missing in the root: that mount fails
+    "LABEL=guestlogs /var/log ext4 defaults 0 2\n"
+)
+SYSLOG = "Dec  5 08:00:00 phony kernel: hello from the second disk\n"
+
+
+@pytest.fixture(scope="session")
+def phony_disks(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, str]]:
+    """Two disks of a busybox "Debian": root and /srv on disk 0 (raw), /var/log on disk 1 (qcow2)."""
+    base = tmp_path_factory.mktemp("phony")
+    root = images.busybox_debian(base / "root", PHONY_FSTAB)
+    (root / "var/log").mkdir(parents=True)
+    (root / "etc/evil-abs").symlink_to("/etc/shadow")
+    (root / "etc/evil-rel").symlink_to("../../../../../../../etc/shadow")
+    (base / "srv").mkdir()
+    (base / "srv/srv.txt").write_text("srv\n")
+    (base / "log").mkdir()
+    (base / "log/syslog").write_text(SYSLOG)
+    disk0 = images.disk_from_trees(
+        base / "disk0.raw", [(root, images.ROOT_UUID, 40), (base / "srv", images.SRV_UUID, 8)]
+    )
+    raw1 = base / "disk1.raw"
+    images.mbr_disk(raw1, 10, [(1, 8, "83")])
+    images.ext4_at(raw1, 1, 8, base / "log", images.LOG_UUID, label="guestlogs")
+    disk1 = base / "disk1.qcow2"
+    images.run("qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(raw1), str(disk1))
+    return [(disk0, "raw"), (disk1, "qcow2")]
+
+
+@pytest.fixture(scope="session")
+def phony_appliance(phony_disks: list[tuple[Path, str]]) -> Iterator[tuple[Appliance, NullReporter]]:
+    """One launched appliance on the phony guest, shared by read-only assertions (a launch is 10-40 s).
+
+    Its disks are behind an overlay: what tests write is discarded.
+    """
+    reporter = NullReporter()
+    with Appliance(phony_disks, reporter, readonly=True) as appliance:
+        yield appliance, reporter

@@ -1,11 +1,9 @@
-"""Small real disk images for the root tests: MBR disks with ext4 written from trees, and LVM."""
+"""Small real disk images: MBR disks with ext4 written from trees (mkfs -d, nothing mounted)."""
 
 from __future__ import annotations
 
 import shutil
-import struct
 import subprocess
-import zlib
 from pathlib import Path
 
 MIB = 1 << 20
@@ -37,62 +35,53 @@ def read_file(path: Path, offset_mib: int, guest_path: str) -> str:
     return run("debugfs", "-R", f"cat {guest_path}", f"{path}?offset={offset_mib * MIB}")
 
 
-def lvm_crc(data: bytes) -> int:
-    """LVM's CRC: CRC-32's register update from 0xf597a6cf, without zlib's final inversion."""
-    return zlib.crc32(data, 0xF597A6CF ^ 0xFFFFFFFF) ^ 0xFFFFFFFF
-
-
-def build_pv(text: str, uuid: str = "AbCdEfGhIjKlMnOpQrStUvWxYz012345") -> bytes:
-    """A PV's first MiB as pvcreate lays it out: label in sector 1, metadata area at 4 KiB."""
-    disk = bytearray(1 << 20)
-    mda_start, mda_size = 4096, 1 << 19
-    header = uuid.encode() + struct.pack("<Q", 1 << 30)
-    header += struct.pack("<QQ", 1 << 20, 0) + struct.pack("<QQ", 0, 0)  # data area, end of list
-    header += struct.pack("<QQ", mda_start, mda_size) + struct.pack("<QQ", 0, 0)  # metadata area
-    label = bytearray(512)
-    label[: 32 + len(header)] = b"LABELONE" + struct.pack("<QII", 1, 0, 32) + b"LVM2 001" + header
-    struct.pack_into("<I", label, 16, lvm_crc(bytes(label[20:])))  # blkid checks it
-    disk[512:1024] = label
-    body = text.encode()
-    mda = struct.pack("<I", 0) + b" LVM2 x[5A%r0N*>" + struct.pack("<IQQ", 1, mda_start, mda_size)
-    mda += struct.pack("<QQII", 512, len(body), 0, 0)
-    disk[mda_start : mda_start + len(mda)] = mda
-    disk[mda_start + 512 : mda_start + 512 + len(body)] = body
-    return bytes(disk)
-
-
-def lvm_pv(path: Path, offset_mib: int, vg: str, pv_uuid: str, lvs: list[tuple[str, int, int]]) -> None:
-    """Lay a PV with one VG out at an offset, as pvcreate/lvcreate would: (name, first extent, extents).
-
-    Extents are 1 MiB and start 1 MiB into the PV.
-    """
-    dashed = "-".join(pv_uuid[a:b] for a, b in ((0, 6), (6, 10), (10, 14), (14, 18), (18, 22), (22, 26), (26, 32)))
-    volumes = "".join(
-        f'{name} {{\nid = "lv-{name}"\nstatus = ["READ", "WRITE", "VISIBLE"]\nsegment_count = 1\n'
-        f'segment1 {{\nstart_extent = 0\nextent_count = {count}\ntype = "striped"\nstripe_count = 1\n'
-        f'stripes = ["pv0", {first}]\n}}\n}}\n'
-        for name, first, count in lvs
-    )
-    text = (
-        f'{vg} {{\nid = "vg-id"\nseqno = 1\nextent_size = 2048\n'
-        f'physical_volumes {{\npv0 {{\nid = "{dashed}"\ndevice = "/dev/sda2"\npe_start = 2048\npe_count = 100\n}}\n}}\n'
-        f"logical_volumes {{\n{volumes}}}\n}}\n"
-    )
-    with path.open("r+b") as f:
-        f.seek(offset_mib * MIB)
-        f.write(build_pv(text, pv_uuid))
-
-
-def loops_on(path: Path) -> list[str]:
-    """Loop devices still attached to a file (there must be none after a morph)."""
-    out = run("losetup", "--list", "--noheadings", "--output", "NAME,BACK-FILE")
-    return [line for line in out.splitlines() if str(path.parent) in line]
-
-
-def mounts_under(prefix: str) -> list[str]:
-    out = run("findmnt", "--list", "--noheadings", "--output", "TARGET")
-    return [line for line in out.splitlines() if line.startswith(prefix)]
-
-
 def have_tools(*names: str) -> bool:
     return all(shutil.which(n) for n in names)
+
+
+BUSYBOX = Path("/bin/busybox")
+ROOT_UUID = "1b7e3c2a-0000-4000-8000-000000000001"
+SRV_UUID = "1b7e3c2a-0000-4000-8000-000000000002"
+LOG_UUID = "1b7e3c2a-0000-4000-8000-000000000003"
+OS_RELEASE = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nID=debian\nVERSION_ID="12"\n'
+DPKG_STATUS = (
+    "Package: base-files\nStatus: install ok installed\nVersion: 12.4\n\n"
+    "Package: open-vm-tools\nStatus: install ok installed\nVersion: 2:12.2.0\n"
+)
+
+
+def busybox_debian(root: Path, fstab: str) -> Path:
+    """A small Debian-shaped guest whose programs are busybox-static (they really run in the appliance)."""
+    if not BUSYBOX.is_file():
+        raise RuntimeError("busybox-static is needed (deploy/packages/apt-test.txt)")
+    for d in ("bin", "sbin", "usr/bin", "usr/sbin", "etc/network", "etc/initramfs-tools", "boot/grub",
+              "var/lib/dpkg", "tmp", "root", "proc", "sys", "dev", "lib/modules/6.1.0-1-amd64"):  # fmt: skip
+        (root / d).mkdir(parents=True, exist_ok=True)
+    shutil.copy2(BUSYBOX, root / "bin/busybox")
+    for applet in ("sh", "ls", "cat", "echo", "rm", "id", "mkdir", "sleep", "nc", "wget", "cp", "sed", "touch"):
+        (root / "bin" / applet).symlink_to("busybox")
+    (root / "usr/bin/env").symlink_to("/bin/busybox")
+    (root / "etc/os-release").write_text(OS_RELEASE)
+    (root / "etc/debian_version").write_text("12.5\n")
+    (root / "etc/hostname").write_text("phony\n")
+    (root / "etc/fstab").write_text(fstab)
+    (root / "etc/shadow").write_text("root:guest-shadow-line:19000:0:99999:7:::\n")
+    (root / "etc/network/interfaces").write_text("auto ens192\niface ens192 inet dhcp\n")
+    (root / "etc/initramfs-tools/modules").write_text("ahci\n")
+    (root / "var/lib/dpkg/status").write_text(DPKG_STATUS)
+    (root / "boot/vmlinuz-6.1.0-1-amd64").write_bytes(b"not a kernel")
+    return root
+
+
+def disk_from_trees(path: Path, trees: list[tuple[Path, str, int]]) -> Path:
+    """An MBR disk with one ext4 partition per (tree, uuid, size MiB), written without mounting."""
+    start, parts = 1, []
+    for _tree, _uuid, size in trees:
+        parts.append((start, size, "83"))
+        start += size
+    mbr_disk(path, start + 1, parts)
+    offset = 1
+    for tree, uuid, size in trees:
+        ext4_at(path, offset, size, tree, uuid)
+        offset += size
+    return path

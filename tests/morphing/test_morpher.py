@@ -83,6 +83,15 @@ def test_unsupported_family_names_what_was_found(tmp_path: Path) -> None:
 
 
 def test_options_round_trip() -> None:
-    options = MorphOptions(preserve_static_ips=True, hostname="h", extra_packages=("qemu-guest-agent",))
+    options = MorphOptions(preserve_static_ips=True, hostname="h", remove_guest_tools=False)
     assert MorphOptions.from_dict(options.to_dict()) == options
     assert MorphOptions.from_dict({"unknown": 1}) == MorphOptions()
+
+
+def test_extra_packages_are_refused_the_appliance_has_no_network() -> None:
+    with pytest.raises(
+        ValueError, match="extra_packages cannot be installed while morphing: the appliance has no network"
+    ):
+        MorphOptions(extra_packages=("qemu-guest-agent",))
+    with pytest.raises(ValueError, match="qemu-guest-agent"):
+        MorphOptions.from_dict({"extra_packages": ["qemu-guest-agent"]})

@@ -49,6 +49,35 @@ def test_watcher_finds_marker_without_newline_and_failures(tmp_path: Path) -> No
         "failure", "[ 3.1] Kernel panic - not syncing: VFS: Unable to mount root fs")
 
 
+@pytest.mark.parametrize(
+    ("console", "line"),
+    [
+        (
+            b"[  OK  ] Reached target emergency.target\r\nYou are in emergency mode. After logging in, type ...\r\n",
+            "You are in emergency mode. After logging in, type ...",
+        ),
+        (
+            b"Cannot open access to console, the root account is locked.\r\nGive root password for maintenance\r\n"
+            b"(or press Control-D to continue): ",
+            "Give root password for maintenance",
+        ),
+        (
+            b"[  185.2] dracut-initqueue[312]: Warning: dracut-initqueue timeout - starting timeout scripts\r\n",
+            "[  185.2] dracut-initqueue[312]: Warning: dracut-initqueue timeout - starting timeout scripts",
+        ),
+        (b"Generating \"/run/initramfs/rdsosreport.txt\"\r\nEntering emergency mode. Exit the shell to continue.\r\n",
+         "Entering emergency mode. Exit the shell to continue."),
+        (b"Give root password for maintenance", "Give root password for maintenance"),  # no newline yet
+    ],
+)
+def test_emergency_shells_are_failures(tmp_path: Path, console: bytes, line: str) -> None:
+    import re
+
+    log = tmp_path / "console.log"
+    log.write_bytes(console)
+    assert ConsoleWatcher(log, re.compile("FIXTURE-BOOT-OK")).poll() == ("failure", line)
+
+
 def test_run_boot_reports_a_process_that_exits(tmp_path: Path) -> None:
     result = run_boot(["false"], tmp_path / "c.log", tmp_path / "pid", "x", 10, NullReporter())
     assert not result.booted and "exited with code 1" in result.message

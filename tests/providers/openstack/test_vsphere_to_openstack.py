@@ -20,7 +20,7 @@ from pyVim.connect import Disconnect, SmartConnect
 from pyVmomi import vim
 
 from coriolis_tasks.pipeline import QUEUES
-from morphing.mount import GuestMount
+from morphing.appliance import Appliance
 from providers.types import MigrationContext, NullReporter
 from tests.coriolis_tasks.fleets import Fleet, private_database
 from tests.coriolis_tasks.helpers import FINISHED, wait_finished, wait_for
@@ -188,8 +188,8 @@ def test_vsphere_vm_migrates_to_openstack_through_the_service(fleet, vcsim, tena
     # the Glance image holds the morphed guest: cloud-init set for OpenStack, and it boots from virtio
     image = tenant.glance.download(tenant.token(), images[0]["id"], tmp_path / "from-glance.qcow2")
     assert images[0]["hw_disk_bus"] == "virtio" and images[0]["disk_format"] == "qcow2"
-    with GuestMount([(image, "qcow2")], NullReporter()) as mounted:
-        cfg = (mounted.root / "etc/cloud/cloud.cfg.d/99_coriolis.cfg").read_text()
+    with Appliance([(image, "qcow2")], NullReporter(), readonly=True) as look:
+        cfg = look.tree.read("/etc/cloud/cloud.cfg.d/99_coriolis.cfg") or ""
     assert "datasource_list: [OpenStack, ConfigDrive, None]" in cfg
     result = boot(image, "qcow2", "virtio", timeout=300)
     marker = result.marker()

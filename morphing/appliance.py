@@ -1,0 +1,369 @@
+"""One libguestfs appliance per instance: its disks attached, the guest inspected and mounted inside it."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType, TracebackType
+from typing import Any
+
+from morphing.accel import choose_accel
+from morphing.devices import BlockId, DeviceMap, legacy_names
+from morphing.errors import MorphError
+from morphing.guestfs_tree import GuestfsTree
+from morphing.runner import ApplianceRunner
+from providers.types import Reporter
+
+DEFAULT_CACHE_DIR = "/var/tmp/coriolis-appliance"
+SESSION_PREFIX = "coriolis-appliance-"
+SYSTEM_DIST_PACKAGES = Path("/usr/lib/python3/dist-packages")
+ESP_GUID = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
+_guestfs: ModuleType | None = None
+
+
+def load_guestfs() -> ModuleType:
+    """Debian's ``guestfs`` bindings: importable as-is, or loaded from dist-packages by file (only them)."""
+    global _guestfs
+    if _guestfs is not None:
+        return _guestfs
+    try:
+        import guestfs  # type: ignore[import-not-found]
+    except ImportError:
+        ext = f"libguestfsmod.cpython-{sys.version_info.major}{sys.version_info.minor}-x86_64-linux-gnu.so"
+        if not (SYSTEM_DIST_PACKAGES / ext).exists() or not (SYSTEM_DIST_PACKAGES / "guestfs.py").exists():
+            raise MorphError(
+                "libguestfs' Python bindings are missing: install python3-guestfs (deploy/bootstrap.sh) "
+                f"for this Python {sys.version_info.major}.{sys.version_info.minor}"
+            ) from None
+        for name, file in (("libguestfsmod", ext), ("guestfs", "guestfs.py")):
+            path = SYSTEM_DIST_PACKAGES / file
+            spec = importlib.util.spec_from_file_location(name, path)
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+        import guestfs  # type: ignore[import-not-found]
+    _guestfs = guestfs
+    return guestfs
+
+
+@dataclass(frozen=True)
+class ApplianceConfig:
+    """How appliances are run on this host (from the settings).
+
+    Attributes:
+        accel: "auto" (probe KVM once per host boot, TCG when it does not work), "kvm" or "tcg".
+        timeout: seconds a whole appliance session may take; then the appliance is killed.
+        cache_dir: supermin's appliance and the KVM probe, shared by every worker on the host.
+        run_dir: where each session's sockets and overlays live (removed at the end; a killed
+            worker's leftovers are removed by the next session on the host).
+        memsize: appliance memory in MiB (0: libguestfs' default).
+        smp: appliance vCPUs (TCG runs one host thread per vCPU).
+    """
+
+    accel: str = "auto"
+    timeout: float = 3600.0
+    cache_dir: str = DEFAULT_CACHE_DIR
+    run_dir: str = "/tmp"
+    memsize: int = 1024
+    smp: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> ApplianceConfig:
+        return cls(
+            accel=settings.appliance_accel,
+            timeout=float(settings.appliance_timeout),
+            cache_dir=settings.appliance_cache_dir or DEFAULT_CACHE_DIR,
+        )
+
+
+@dataclass
+class Inspection:
+    """What libguestfs' inspection says about the guest (reported as an event, kept in the result)."""
+
+    os_type: str = "unknown"
+    distro: str = "unknown"
+    version: str = ""
+    product: str = ""
+    arch: str = ""
+    package_format: str = ""
+    package_management: str = ""
+    hostname: str = ""
+    firmware: str = "bios"
+    root: str = ""
+    mountpoints: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        mounts = ", ".join(f"{mp} on {dev}" for mp, dev in self.mountpoints.items())
+        return (
+            f"inspection: {self.product or self.distro} ({self.os_type}, distro {self.distro} {self.version}, "
+            f"{self.arch}, packages {self.package_format}/{self.package_management}, firmware {self.firmware}); "
+            f"mountpoints: {mounts or 'none'}"
+        )
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """PIDs of the processes whose command line contains ``text`` (a session's qemu names its dir)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            if text.encode() in (entry / "cmdline").read_bytes():
+                pids.append(int(entry.name))
+    return pids
+
+
+def sweep_stale_sessions(run_dir: str = "/tmp") -> list[str]:
+    """Remove sessions of dead processes (a SIGKILLed worker): their qemu, then their directory."""
+    removed = []
+    for path in Path(run_dir).glob(SESSION_PREFIX + "*"):
+        try:
+            pid = int(path.name[len(SESSION_PREFIX) :].split("-")[0])
+        except ValueError:
+            continue
+        if _pid_alive(pid):
+            continue
+        for qemu in processes_mentioning(str(path)):
+            with contextlib.suppress(OSError):
+                os.kill(qemu, signal.SIGKILL)
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(str(path))
+    return removed
+
+
+class Appliance:
+    """A launched libguestfs appliance with an instance's disks; the guest mounted inside it.
+
+    Use as a context manager. On exit the appliance is shut down (writes flushed; a failure to
+    do so is an error, never silent) and its session directory removed — also on errors,
+    ``Cancelled`` and timeouts. A SIGKILLed owner's qemu is killed by libguestfs' recovery
+    process, and its session directory by the next session on the host.
+    """
+
+    def __init__(
+        self,
+        disks: list[tuple[Path, str]],
+        reporter: Reporter,
+        config: ApplianceConfig | None = None,
+        readonly: bool = False,
+    ) -> None:
+        """Args: readonly: attach the disks behind a temporary overlay (writes are discarded)."""
+        if not disks:
+            raise MorphError("no disks to attach to the appliance")
+        self.disks = disks
+        self.reporter = reporter
+        self.config = config or ApplianceConfig()
+        self.readonly = readonly
+        self.g: Any = None
+        self.session = Path()
+        self.accel = ""
+        self.launch_seconds = 0.0
+        self.inspection = Inspection()
+        self.devices: DeviceMap = {}
+        self.expired = False
+        self._timer: threading.Timer | None = None
+
+    def __enter__(self) -> Appliance:
+        try:
+            self._start()
+        except BaseException as exc:
+            self._stop(quiet=True)
+            if self.expired:
+                raise self.timeout_error() from exc
+            if isinstance(exc, RuntimeError):
+                raise MorphError(f"appliance: {exc}") from exc
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop(quiet=exc is not None)
+        if self.expired and exc is not None and not isinstance(exc, MorphError):
+            raise self.timeout_error() from exc
+
+    def timeout_error(self) -> MorphError:
+        return MorphError(f"the appliance session exceeded its {self.config.timeout:.0f} s timeout and was killed")
+
+    @property
+    def tree(self) -> GuestfsTree:
+        return GuestfsTree(self.g, self.session)
+
+    @property
+    def runner(self) -> ApplianceRunner:
+        return ApplianceRunner(self.g)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        guestfs = load_guestfs()
+        cache = Path(self.config.cache_dir)
+        cache.mkdir(parents=True, exist_ok=True)
+        for stale in sweep_stale_sessions(self.config.run_dir):
+            self.reporter.warn(f"appliance: removed {stale}, left by a killed worker")
+        self.session = Path(tempfile.mkdtemp(prefix=f"{SESSION_PREFIX}{os.getpid()}-", dir=self.config.run_dir))
+        self.accel, why = choose_accel(self.config.accel, cache)
+        self._timer = threading.Timer(self.config.timeout, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+        g = guestfs.GuestFS(python_return_dict=True, environment=False)
+        self.g = g
+        # Sockets and overlays in this session's directory (libguestfs takes the socket directory
+        # only from XDG_RUNTIME_DIR): given as a list, never read from this process' environment.
+        g.parse_environment_list(
+            [f"XDG_RUNTIME_DIR={self.session}", f"TMPDIR={self.session}", f"LIBGUESTFS_CACHEDIR={cache}"]
+        )
+        g.set_backend("direct")
+        g.set_cachedir(str(cache))
+        g.set_tmpdir(str(self.session))
+        g.set_network(False)
+        g.set_recovery_proc(True)
+        g.set_autosync(True)
+        if self.config.memsize:
+            g.set_memsize(self.config.memsize)
+        g.set_smp(max(1, self.config.smp))
+        if self.accel == "tcg":
+            g.set_backend_setting("force_tcg", "1")
+        for path, fmt in self.disks:
+            if not fmt:
+                raise MorphError(f"disk {path} has no format: formats are never probed")
+            g.add_drive_opts(str(path), format=fmt, readonly=self.readonly)
+        started = time.monotonic()
+        g.launch()
+        self.launch_seconds = time.monotonic() - started
+        self.reporter.info(
+            f"appliance: launched in {self.launch_seconds:.1f} s with {len(self.disks)} disk(s), "
+            f"no network, accelerator {self.accel} ({why})"
+        )
+        self.devices = self._device_map()
+        self._inspect_and_mount()
+
+    def _expire(self) -> None:
+        """Watchdog: the session took too long; kill its qemu so the blocked call returns."""
+        self.expired = True
+        for pid in processes_mentioning(str(self.session)):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+    def _stop(self, quiet: bool) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        g, self.g = self.g, None
+        try:
+            if g is not None:
+                try:
+                    if not self.expired:
+                        g.shutdown()
+                except RuntimeError as exc:
+                    if not quiet:
+                        raise MorphError(f"appliance: shutting down failed, guest writes may be lost: {exc}") from exc
+                finally:
+                    g.close()
+        finally:
+            for pid in processes_mentioning(str(self.session)) if str(self.session) != "." else []:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            if self.session.name.startswith(SESSION_PREFIX):
+                shutil.rmtree(self.session, ignore_errors=True)
+
+    # -- what the appliance sees -----------------------------------------------------------------
+
+    def _device_map(self) -> DeviceMap:
+        """Old device names (/dev/sda1, /dev/vg/lv...) → the UUID/label/type of what is on them."""
+        g = self.g
+        devices: DeviceMap = {}
+        whole = set(g.list_devices())
+        for dev, fstype in g.list_filesystems().items():
+            block = BlockId(
+                uuid=_attempt(g.vfs_uuid, dev) or None,
+                fstype=None if fstype == "unknown" else fstype,
+                label=_attempt(g.vfs_label, dev) or None,
+            )
+            if not (block.uuid or block.fstype):
+                continue
+            names: list[str] = []
+            if dev in whole:
+                names = legacy_names(g.device_index(dev), None)
+            elif _attempt(g.is_lv, dev):
+                lv = _attempt(g.lvm_canonical_lv_name, dev) or dev
+                vg, _, name = lv.removeprefix("/dev/").partition("/")
+                names = [lv, f"/dev/mapper/{vg.replace('-', '--')}-{name.replace('-', '--')}"]
+            else:
+                disk = _attempt(g.part_to_dev, dev)
+                number = _attempt(g.part_to_partnum, dev)
+                if disk and number:
+                    names = legacy_names(g.device_index(disk), number)
+            for name in names:
+                devices[name] = block
+        return devices
+
+    def _firmware(self) -> str:
+        g = self.g
+        for part in g.list_partitions():
+            disk = _attempt(g.part_to_dev, part)
+            if disk and _attempt(g.part_get_parttype, disk) == "gpt":
+                guid = _attempt(g.part_get_gpt_type, disk, g.part_to_partnum(part)) or ""
+                if guid.upper() == ESP_GUID:
+                    return "uefi"
+        return "bios"
+
+    def _inspect_and_mount(self) -> None:
+        g = self.g
+        roots = g.inspect_os()
+        if not roots:
+            found = ", ".join(f"{d}: {t}" for d, t in g.list_filesystems().items()) or "no filesystem at all"
+            raise MorphError(f"no operating system found on the disks ({found})")
+        if len(roots) > 1:
+            self.reporter.warn(f"inspection: {len(roots)} operating systems found; morphing the one on {roots[0]}")
+        root = roots[0]
+        major, minor = g.inspect_get_major_version(root), g.inspect_get_minor_version(root)
+        mountpoints = g.inspect_get_mountpoints(root)
+        ordered = sorted(mountpoints, key=lambda mp: (mp.rstrip("/").count("/"), mp))
+        self.inspection = Inspection(
+            os_type=g.inspect_get_type(root),
+            distro=g.inspect_get_distro(root),
+            version=f"{major}.{minor}",
+            product=g.inspect_get_product_name(root),
+            arch=g.inspect_get_arch(root),
+            package_format=g.inspect_get_package_format(root),
+            package_management=g.inspect_get_package_management(root),
+            hostname=_attempt(g.inspect_get_hostname, root) or "",
+            firmware=self._firmware(),
+            root=root,
+            mountpoints={mp: mountpoints[mp] for mp in ordered},
+        )
+        self.reporter.info(self.inspection.summary())
+        for mp in ordered:
+            try:
+                g.mount(mountpoints[mp], mp)  # read-only disks: writes go to a discarded overlay
+            except RuntimeError as exc:
+                if mp == "/":
+                    raise MorphError(f"cannot mount the guest root {mountpoints[mp]}: {exc}") from exc
+                self.reporter.warn(f"appliance: optional mount {mp} ({mountpoints[mp]}) failed, skipped: {exc}")
+
+
+def _attempt(call: Any, *args: Any) -> Any:
+    try:
+        return call(*args)
+    except RuntimeError:
+        return None

@@ -1,0 +1,110 @@
+"""A hung appliance, a cancel and a SIGKILLed worker leave no qemu, overlay or socket behind."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from morphing import MorphOptions, morph
+from morphing.appliance import SESSION_PREFIX, Appliance, ApplianceConfig, processes_mentioning, sweep_stale_sessions
+from morphing.errors import MorphError
+from providers.types import Cancelled, NullReporter, TargetProfile
+from tests.morphing.conftest import make_vm
+
+pytestmark = [pytest.mark.slow]
+REPO = Path(__file__).resolve().parents[2]
+
+
+def sessions_of(pid: int) -> set[Path]:
+    return set(Path("/tmp").glob(f"{SESSION_PREFIX}{pid}-*"))
+
+
+def wait_until(check, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.5)
+    return check()
+
+
+def test_a_hanging_appliance_times_out_cleanly(phony_disks: list[tuple[Path, str]]) -> None:
+    """The session timeout fires during the launch (what a hanging KVM does): a clean MorphError."""
+    appliance = Appliance(phony_disks, NullReporter(), ApplianceConfig(timeout=2), readonly=True)
+    started = time.monotonic()
+    with pytest.raises(MorphError, match="exceeded its 2 s timeout and was killed"), appliance:
+        pass
+    assert time.monotonic() - started < 60
+    assert appliance.expired and appliance.session.name.startswith(SESSION_PREFIX)
+    assert not appliance.session.exists()
+    assert processes_mentioning(str(appliance.session)) == []
+
+
+class CancelAt(NullReporter):
+    """Cancels the migration when the morph reaches one concern."""
+
+    def __init__(self, concern: str) -> None:
+        super().__init__()
+        self.concern = concern
+
+    def step(self, done: int, total: int | None, message: str = "") -> None:
+        if message == f"morph: {self.concern}":
+            self.cancelled = True
+        super().step(done, total, message)
+
+
+def test_cancel_during_the_morph_leaves_nothing(phony_disks: list[tuple[Path, str]], tmp_path: Path) -> None:
+    disk = tmp_path / "disk0.raw"
+    shutil.copy(phony_disks[0][0], disk)
+    before = sessions_of(os.getpid())
+    qemus_before = set(processes_mentioning(f"{SESSION_PREFIX}{os.getpid()}-"))  # a shared session's
+    reporter = CancelAt("network")
+    with pytest.raises(Cancelled):
+        morph([(disk, "raw")], make_vm(), TargetProfile(), MorphOptions(), reporter)
+    # it got into the morph (guest tools were handled in the appliance) before the cancel
+    assert any(m.startswith("appliance: launched in") for _, m in reporter.events)
+    assert "morph: guest_tools" in [s[2] for s in reporter.steps]
+    assert sessions_of(os.getpid()) - before == set()
+    assert set(processes_mentioning(f"{SESSION_PREFIX}{os.getpid()}-")) <= qemus_before
+
+
+WORKER = """
+import sys, time
+from pathlib import Path
+from morphing.appliance import Appliance
+from providers.types import NullReporter
+with Appliance([(Path(sys.argv[1]), "raw")], NullReporter(), readonly=True) as a:
+    print(a.session, flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_sigkilled_worker_leaves_nothing(phony_disks: list[tuple[Path, str]]) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WORKER, str(phony_disks[0][0])],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        assert proc.stdout is not None
+        session = Path(proc.stdout.readline().strip())
+        assert session.name.startswith(f"{SESSION_PREFIX}{proc.pid}-") and session.is_dir()
+        qemus = processes_mentioning(str(session))
+        assert qemus, "the appliance's qemu names its session directory"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    # libguestfs' recovery process kills the orphaned qemu
+    assert wait_until(lambda: processes_mentioning(str(session)) == [], 60), processes_mentioning(str(session))
+    # the next session on this host removes the dead worker's directory (sockets, overlay)
+    assert str(session) in sweep_stale_sessions()
+    assert not session.exists() and sessions_of(proc.pid) == set()
