@@ -161,9 +161,9 @@ def test_morph_tree_picks_the_family_fixer(tmp_path: Path, rpm_cache: Path) -> N
 
 
 def test_extra_packages_are_refused_aloud() -> None:
+    # With the appliance (no network) the refusal comes before any fixer runs: MorphOptions rejects them.
     from morphing.options import MorphOptions
 
-    # the appliance has no network: the options refuse packages before any family sees them
     with pytest.raises(ValueError, match="the appliance has no network"):
         MorphOptions(extra_packages=("qemu-guest-agent",))
 
