@@ -68,6 +68,15 @@ class Settings:
     # addresses are refused unless allow_private_endpoints; cloud metadata addresses unless allowlisted
     allow_private_endpoints: bool = False
     endpoint_host_allowlist: str = ""  # comma-separated host names, addresses or CIDR networks always allowed
+    # host directories local providers may name (providers/localpaths.py): "kind=/root[:/root],...",
+    # "*" for every kind, "{project_id}" in a root for the project's own folder; unnamed kinds:
+    # <state_dir>/library/<kind> only
+    local_paths: str = ""
+    enable_stub_provider: bool = False  # register the stub provider (tests and load tests only)
+    # host programs and firmware the kvm destination uses: the operator's choice, never a tenant's
+    kvm_qemu_binary: str = "qemu-system-x86_64"
+    kvm_ovmf_code: str = "/usr/share/OVMF/OVMF_CODE.fd"
+    kvm_ovmf_vars: str = "/usr/share/OVMF/OVMF_VARS.fd"
     # connection info at rest and secrets by reference (coriolis/database/encrypted.py, coriolis/secrets/)
     encryption_keys: str = field(default="", repr=False)  # empty: a dev key in <state_dir>/encryption.key
     secret_backend: str = ""  # where a bare secret_id is looked up: barbican, vault or empty (none)
@@ -107,6 +116,9 @@ class Settings:
         for n, key in enumerate([k for k in self.encryption_keys.split(",") if k.strip()], start=1):
             if not _is_fernet_key(key.strip()):
                 raise ValueError(f"encryption_keys: key #{n} is not a Fernet key (32 url-safe base64-encoded bytes)")
+        from providers.localpaths import parse_roots
+
+        parse_roots(self.local_paths, str(state))  # raises ValueError naming a malformed entry
         if self.secret_backend not in ("", "barbican", "vault"):
             raise ValueError(f"secret_backend must be barbican, vault or empty, not {self.secret_backend!r}")
 

@@ -24,6 +24,11 @@ os.environ["CORIOLIS_QUEUE_PREFIX"] = f"t{RUN_ID}-"
 os.environ["CORIOLIS_STATE_DIR"] = str(STATE_DIR)
 os.environ["CORIOLIS_CANCEL_WAIT_SECONDS"] = "20"
 os.environ["CORIOLIS_PROGRESS_INTERVAL"] = "0.2"
+os.environ["CORIOLIS_ENABLE_STUB_PROVIDER"] = "1"
+# host directories local providers may name in tests: the run's state dir, pytest's tmp_path folders and
+# the cached fixtures (tests of the confinement itself narrow this with settings.replace(local_paths=...))
+TEST_LOCAL_ROOTS = (STATE_DIR / "library", Path(tempfile.gettempdir()), Path("/var/tmp/coriolis-fixtures"))
+os.environ["CORIOLIS_LOCAL_PATHS"] = "*=" + ":".join(str(r) for r in TEST_LOCAL_ROOTS)
 PG_ADMIN_URL = os.environ.get(
     "CORIOLIS_TEST_PG_URL", "postgresql+psycopg://coriolis:coriolis@127.0.0.1:5432/postgres"
 )
