@@ -103,7 +103,7 @@ def _shape(value: Any) -> str:
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
-def confine(value: Any, roots: Iterable[Path]) -> Path:
+def confine(value: Any, roots: Iterable[Path], kind: str = "this provider") -> Path:
     """The real path of ``value`` (``..`` and symlinks resolved), which must lie below one of ``roots``.
 
     Raises:
@@ -117,7 +117,7 @@ def confine(value: Any, roots: Iterable[Path]) -> Path:
     if _is_loop(text):
         raise PathNotAllowed("is a symlink loop")
     if not any(real == root or real.is_relative_to(root) for root in roots):
-        raise PathNotAllowed("is outside the directories the operator allows for this provider (setting local_paths)")
+        raise PathNotAllowed(f"is outside the directories the operator allows for {kind} (setting local_paths)")
     return real
 
 
@@ -157,9 +157,9 @@ def check_connection(
 
 def _confined(name: str, value: Any, roots: tuple[Path, ...], kind: str) -> Path:
     try:
-        return confine(value, roots)
+        return confine(value, roots, kind)
     except PathNotAllowed as exc:
-        raise PathNotAllowed(f"{name}: {exc} ({kind})") from None
+        raise PathNotAllowed(f"{name}: {exc}") from None
 
 
 SERVICE_FILE_MODE = 0o600

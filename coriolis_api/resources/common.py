@@ -91,7 +91,7 @@ def check_local_paths(spec: ProviderSpec, info: dict[str, Any], what: str = "con
     try:
         localpaths.check_connection(spec.name, spec.local_path_fields, info, roots)
     except localpaths.PathNotAllowed as exc:
-        abort(400, message=f"invalid {what}: {what}.{exc}")
+        abort(400, message=f"invalid {what}: {exc}")
 
 
 def validate_with(schema_cls, data: dict[str, Any], what: str) -> None:

@@ -15,7 +15,7 @@ def _post(client, project, body):
 
 def test_create_returns_the_upstream_shape_with_redacted_secrets(client, project):
     body = stub_migration(["vm-1"])
-    body["migration"]["origin"]["connection_info"] = {"instances": ["vm-1"], "storage_dir": "/srv/secret-path"}
+    body["migration"]["origin"]["connection_info"] = {"instances": ["vm-1"], "storage_dir": "/tmp/secret-path"}
     resp = _post(client, project, body)
     assert resp.status_code == 202, resp.get_json()
     migration = resp.get_json()["migration"]
