@@ -153,7 +153,7 @@ def cancel(
     if status in FINISHED_MIGRATION:
         abort(409, message=f"{label} is already {status}; nothing to cancel")
     if status == MigrationStatus.CANCELLING and not force:
-        abort(409, message=f"{label} is already being cancelled; use force to stop it at once")
+        return  # already under way: a retried cancel succeeds (204), it changes nothing
     session.commit()
     control.cancel(settings, migration_id, force)
 
