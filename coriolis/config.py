@@ -77,6 +77,11 @@ class Settings:
     kvm_qemu_binary: str = "qemu-system-x86_64"
     kvm_ovmf_code: str = "/usr/share/OVMF/OVMF_CODE.fd"
     kvm_ovmf_vars: str = "/usr/share/OVMF/OVMF_VARS.fd"
+    # work bounded by the operator, not by what a tenant's source declares (coriolis/quotas.py); 0: no limit
+    max_disk_bytes: int = 64 << 40  # a disk declaring more fails its run before any data moves
+    max_active_runs_per_project: int = 100  # unfinished migrations, executions and deployments at once
+    max_bytes_in_flight_per_project: int = 0  # declared disk bytes of a project's unfinished runs
+    staging_reserve_bytes: int = 1 << 30  # free space a stage leaves in staging_dir beyond what it writes
     # connection info at rest and secrets by reference (coriolis/database/encrypted.py, coriolis/secrets/)
     encryption_keys: str = field(default="", repr=False)  # empty: a dev key in <state_dir>/encryption.key
     secret_backend: str = ""  # where a bare secret_id is looked up: barbican, vault or empty (none)

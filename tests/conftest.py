@@ -25,6 +25,7 @@ os.environ["CORIOLIS_STATE_DIR"] = str(STATE_DIR)
 os.environ["CORIOLIS_CANCEL_WAIT_SECONDS"] = "20"
 os.environ["CORIOLIS_PROGRESS_INTERVAL"] = "0.2"
 os.environ["CORIOLIS_ENABLE_STUB_PROVIDER"] = "1"
+os.environ["CORIOLIS_MAX_DISK_BYTES"] = str(512 << 30)  # below what a stub disk may declare (1 TiB)
 # host directories local providers may name in tests: the run's state dir, pytest's tmp_path folders and
 # the cached fixtures (tests of the confinement itself narrow this with settings.replace(local_paths=...))
 TEST_LOCAL_ROOTS = (STATE_DIR / "library", Path(tempfile.gettempdir()), Path("/var/tmp/coriolis-fixtures"))
