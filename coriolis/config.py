@@ -79,7 +79,7 @@ class Settings:
     kvm_ovmf_vars: str = "/usr/share/OVMF/OVMF_VARS.fd"
     # work bounded by the operator, not by what a tenant's source declares (coriolis/quotas.py); 0: no limit
     max_disk_bytes: int = 64 << 40  # a disk declaring more fails its run before any data moves
-    max_active_runs_per_project: int = 100  # unfinished migrations, executions and deployments at once
+    max_active_runs_per_project: int = 500  # unfinished migrations, executions and deployments at once
     max_bytes_in_flight_per_project: int = 0  # declared disk bytes of a project's unfinished runs
     staging_reserve_bytes: int = 1 << 30  # free space a stage leaves in staging_dir beyond what it writes
     # connection info at rest and secrets by reference (coriolis/database/encrypted.py, coriolis/secrets/)
