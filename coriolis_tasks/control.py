@@ -104,13 +104,9 @@ def plan(self, migration_id: str) -> None:
         migration.info = {inst: result for inst, (_tid, result) in infos.items()}
         try:
             quotas.check_planned(s, settings, migration)
-        except quotas.QuotaExceeded as exc:
-            over = str(exc)
-        else:
-            over = None
-        if over is not None:
+        except quotas.QuotaExceeded as exc:  # its disks would take the project over its bytes in flight
             s.commit()
-            fail_migration(settings, migration_id, over)
+            fail_migration(settings, migration_id, str(exc))
             return
         index = len(migration.tasks)
         ids: dict[str, str] = {}

@@ -31,6 +31,7 @@ MAX_NAME_BYTES = 255
 PROJECT_PLACEHOLDER = "{project_id}"
 _PROJECT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,255}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 class PathNotAllowed(ValueError):
@@ -98,9 +99,6 @@ def _shape(value: Any) -> str:
     if not value.startswith("/"):
         raise PathNotAllowed("must be an absolute path")
     return value
-
-
-_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def confine(value: Any, roots: Iterable[Path], kind: str = "this provider") -> Path:
