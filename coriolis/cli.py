@@ -35,7 +35,8 @@ def api_argv() -> list[str]:
     return [
         sys.executable, "-m", "gunicorn", "-b", f"{settings.api_host}:{settings.api_port}",
         "-w", str(settings.api_workers), "--threads", str(settings.api_threads), "-k", "gthread",
-        "--access-logfile", "-", "--no-control-socket", "coriolis_api.wsgi:app",
+        "--access-logfile", "-", "--no-control-socket", "-c", "python:coriolis_api.gunicorn_conf",
+        "coriolis_api.wsgi:app",
     ]
 
 

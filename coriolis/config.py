@@ -68,6 +68,20 @@ class Settings:
     # addresses are refused unless allow_private_endpoints; cloud metadata addresses unless allowlisted
     allow_private_endpoints: bool = False
     endpoint_host_allowlist: str = ""  # comma-separated host names, addresses or CIDR networks always allowed
+    # host directories local providers may name (providers/localpaths.py): "kind=/root[:/root],...",
+    # "*" for every kind, "{project_id}" in a root for the project's own folder; unnamed kinds:
+    # <state_dir>/library/<kind> only
+    local_paths: str = ""
+    enable_stub_provider: bool = False  # register the stub provider (tests and load tests only)
+    # host programs and firmware the kvm destination uses: the operator's choice, never a tenant's
+    kvm_qemu_binary: str = "qemu-system-x86_64"
+    kvm_ovmf_code: str = "/usr/share/OVMF/OVMF_CODE.fd"
+    kvm_ovmf_vars: str = "/usr/share/OVMF/OVMF_VARS.fd"
+    # work bounded by the operator, not by what a tenant's source declares (coriolis/quotas.py); 0: no limit
+    max_disk_bytes: int = 64 << 40  # a disk declaring more fails its run before any data moves
+    max_active_runs_per_project: int = 500  # unfinished migrations, executions and deployments at once
+    max_bytes_in_flight_per_project: int = 0  # declared disk bytes of a project's unfinished runs
+    staging_reserve_bytes: int = 1 << 30  # free space a stage leaves in staging_dir beyond what it writes
     # connection info at rest and secrets by reference (coriolis/database/encrypted.py, coriolis/secrets/)
     encryption_keys: str = field(default="", repr=False)  # empty: a dev key in <state_dir>/encryption.key
     secret_backend: str = ""  # where a bare secret_id is looked up: barbican, vault or empty (none)
@@ -116,6 +130,9 @@ class Settings:
                 raise ValueError(f"encryption_keys: key #{n} is not a Fernet key (32 url-safe base64-encoded bytes)")
         if self.appliance_accel not in ("auto", "kvm", "tcg"):
             raise ValueError(f"appliance_accel must be auto, kvm or tcg, not {self.appliance_accel!r}")
+        from providers.localpaths import parse_roots
+
+        parse_roots(self.local_paths, str(state))  # raises ValueError naming a malformed entry
         if self.secret_backend not in ("", "barbican", "vault"):
             raise ValueError(f"secret_backend must be barbican, vault or empty, not {self.secret_backend!r}")
 

@@ -23,7 +23,7 @@ from coriolis_api.resources import (
     schedules,
     transfers,
 )
-from providers import netpolicy
+from providers import netpolicy, registry
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     """Build the API app; ``settings`` default to the environment's."""
     settings = settings or get_settings()
     netpolicy.configure(settings.allow_private_endpoints, settings.endpoint_host_allowlist)
+    registry.configure(settings.enable_stub_provider)
     app = Flask("coriolis_api")
     app.config.update(
         CORIOLIS_SETTINGS=settings,

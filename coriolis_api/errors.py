@@ -6,7 +6,7 @@ import logging
 
 from flask import jsonify
 from marshmallow import Schema, fields
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 log = logging.getLogger(__name__)
 
@@ -18,8 +18,10 @@ FAULTS = {
     405: "badMethod",
     409: "conflict",
     413: "overLimit",
+    414: "overLimit",
     415: "badMediaType",
     422: "badRequest",
+    431: "overLimit",
     500: "internalError",
     503: "serviceUnavailable",
     504: "gatewayTimeout",
@@ -77,6 +79,8 @@ def http_error(error: HTTPException):
     elif code == 413:
         message = "request body too large"
     headers = dict(data.get("headers") or {})
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        headers["Allow"] = ", ".join(sorted(error.valid_methods))
     return error_response(code, str(message), headers)
 
 

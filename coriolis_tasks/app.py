@@ -3,6 +3,8 @@
 from celery import Celery
 
 from coriolis import logging_setup
+from coriolis.config import get_settings
+from providers import hostconfig, registry
 
 celery_app = Celery(
     "coriolis",
@@ -16,3 +18,7 @@ celery_app = Celery(
 )
 celery_app.config_from_object("celeryconfig")
 logging_setup.hook_celery()
+registry.configure(get_settings().enable_stub_provider)
+hostconfig.configure(hostconfig.HostConfig(
+    get_settings().kvm_qemu_binary, get_settings().kvm_ovmf_code, get_settings().kvm_ovmf_vars
+))

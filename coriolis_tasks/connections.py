@@ -11,6 +11,7 @@ from coriolis.config import get_settings
 from coriolis.database.encrypted import Undecryptable
 from coriolis.database.models import Endpoint, Migration
 from coriolis.secrets import masking
+from providers import localpaths
 from providers.registry import ProviderSpec, get_provider
 from providers.types import Exporter, Importer, ProviderError
 
@@ -29,18 +30,38 @@ def _check_schema(spec: ProviderSpec | None, info: dict[str, Any], what: str) ->
         raise ProviderError(f"{what} does not fit the {spec.name} connection info schema (fields: {fields})") from None
 
 
+def confine_local_paths(spec: ProviderSpec | None, info: dict[str, Any], project_id: str | None) -> dict[str, Any]:
+    """``info`` with its host paths checked again, here, before any is opened, and replaced by their
+    real paths (``providers/localpaths.py``); a path changed underneath since the API saw it is refused.
+    """
+    if spec is None or not spec.local_path_fields:
+        return info
+    roots = localpaths.roots_for(get_settings(), spec.name, project_id)
+    try:
+        info = localpaths.check_connection(spec.name, spec.local_path_fields, info, roots)
+    except localpaths.PathNotAllowed as exc:
+        raise ProviderError(f"connection_info.{exc}") from None
+    if spec.local_path_default and not info.get(spec.local_path_default) and roots:
+        info[spec.local_path_default] = str(roots[0])
+    return info
+
+
 def resolve_connection_info(
-    connection_info: dict[str, Any] | None, spec: ProviderSpec | None = None, token: str | None = None
+    connection_info: dict[str, Any] | None, spec: ProviderSpec | None = None, token: str | None = None,
+    project_id: str | None = None,
 ) -> dict[str, Any]:
     """The usable connection info: inline as stored; a secret reference is fetched here, at run time.
+    Host paths of local providers are confined to the operator's roots (``confine_local_paths``).
 
     Args:
         connection_info: the stored value (decrypted), inline or ``{"secret_ref"|"secret_id": ...}``.
         spec: the provider, whose schema a fetched secret must fit.
         token: the caller's Keystone token, when one is at hand, for Barbican.
+        project_id: the project of the endpoint or run (roots may hold ``{project_id}``).
 
     Raises:
-        ProviderError: the value cannot be decrypted, or the secret cannot be fetched or used.
+        ProviderError: the value cannot be decrypted, the secret cannot be fetched or used, or a host
+            path is not allowed.
     """
     if isinstance(connection_info, Undecryptable):
         raise ProviderError(
@@ -55,7 +76,7 @@ def resolve_connection_info(
             raise ProviderError(f"connection_info: {exc}") from None
         _check_schema(spec, info, "the secret's connection info")
     masking.remember(info)
-    return info
+    return confine_local_paths(spec, info, project_id)
 
 
 def _side(session, migration: Migration, role: str) -> tuple[str, dict[str, Any] | None]:
@@ -72,7 +93,7 @@ def _side(session, migration: Migration, role: str) -> tuple[str, dict[str, Any]
 
 def _usable(migration: Migration, info: dict[str, Any] | None, spec: ProviderSpec) -> dict[str, Any]:
     """The resolved connection info; one using the caller's identity becomes the run's trust login."""
-    resolved = resolve_connection_info(info, spec)
+    resolved = resolve_connection_info(info, spec, project_id=migration.project_id)
     if not trusts.uses_caller_identity(resolved):
         return resolved
     trust_id = trusts.stored_trust(migration)

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from coriolis import trusts
+from coriolis import quotas, trusts
 from coriolis.config import Settings, get_settings
 from coriolis.database.models import Migration, Task, Transfer, new_id, utcnow
 from coriolis.database.session import session_scope
@@ -16,7 +16,7 @@ from coriolis.statuses import FINISHED_MIGRATION, MigrationStatus, TaskStatus
 from coriolis_tasks import connections, pipeline, staging
 from coriolis_tasks.app import celery_app
 from coriolis_tasks.reporter import TaskReporter
-from coriolis_tasks.runtime import StageRun, run_stage, store_for
+from coriolis_tasks.runtime import StageRun, fail_migration, run_stage, store_for
 from providers.types import MigrationContext, ProviderError
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,10 @@ def _get_instance_info(run: StageRun) -> dict[str, Any]:
     vm = exporter.get_instance(run.instance)
     if not vm.disks:
         raise ProviderError(f"instance {run.instance!r} has no disks to migrate")
+    try:  # a declared size is the source's word: refuse an absurd one before any data moves
+        quotas.check_disks(run.settings, run.instance, vm.to_dict()["devices"]["disks"])
+    except quotas.QuotaExceeded as exc:
+        raise ProviderError(str(exc)) from None
     target = run.importer().target_profile(vm)
     run.reporter.info(f"found {vm.name}: {vm.num_cpu} CPUs, {vm.memory_mb} MB, {len(vm.disks)} disk(s)")
     return {"vm": vm.to_dict(), "target": target.to_dict()}
@@ -98,6 +102,12 @@ def plan(self, migration_id: str) -> None:
         if migration.dispatched or migration.status != MigrationStatus.RUNNING:
             return
         migration.info = {inst: result for inst, (_tid, result) in infos.items()}
+        try:
+            quotas.check_planned(s, settings, migration)
+        except quotas.QuotaExceeded as exc:  # its disks would take the project over its bytes in flight
+            s.commit()
+            fail_migration(settings, migration_id, str(exc))
+            return
         index = len(migration.tasks)
         ids: dict[str, str] = {}
         rows: list[Task] = []

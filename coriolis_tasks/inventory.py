@@ -20,12 +20,12 @@ from providers.types import InstanceNotFound, NetworkInventory, ProviderError
 def _provider(endpoint_id: str, role: str):
     with session_scope(get_settings().database_url) as s:
         endpoint = s.get(Endpoint, endpoint_id)
-        ptype, info = endpoint.type, endpoint.connection_info
+        ptype, info, project = endpoint.type, endpoint.connection_info, endpoint.project_id
     spec = get_provider(ptype)
     factory = spec.exporter if role == "source" else spec.importer
     if factory is None:
         raise ProviderError(f"provider {ptype!r} cannot act as a {role}")
-    return factory(resolve_connection_info(info, spec), {})
+    return factory(resolve_connection_info(info, spec, project_id=project), {})
 
 
 def _answer(call) -> dict[str, Any]:
@@ -45,10 +45,10 @@ def _inventory(endpoint_id: str, env: dict[str, Any] | None) -> NetworkInventory
     """The endpoint's provider in the first role (source, then destination) that lists networks and storage."""
     with session_scope(get_settings().database_url) as s:
         endpoint = s.get(Endpoint, endpoint_id)
-        ptype, info = endpoint.type, endpoint.connection_info
+        ptype, info, project = endpoint.type, endpoint.connection_info, endpoint.project_id
     spec = get_provider(ptype)
     factories = [f for f in (spec.exporter, spec.importer) if f is not None]
-    connection = resolve_connection_info(info, spec) if factories else {}
+    connection = resolve_connection_info(info, spec, project_id=project) if factories else {}
     for factory in factories:
         provider = factory(connection, dict(env or {}))
         if isinstance(provider, NetworkInventory):

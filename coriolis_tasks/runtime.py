@@ -259,10 +259,19 @@ def _retry_later(settings: Settings, task_id: str) -> None:
         raise Ignore() from None
 
 
+def _check_staging_space(settings: Settings, run: StageRun) -> None:
+    """Before a stage that writes a disk into staging: room for the whole disk, else a clean ERROR."""
+    if run.task_type not in staging.SPACE_STAGES or not run.disk_id:
+        return
+    needed = run.vm().disk(run.disk_id).size_bytes
+    staging.check_space(run.ctx.staging_dir, needed, settings.staging_reserve_bytes)
+
+
 def _run(settings: Settings, run: StageRun, body: Callable[[StageRun], dict[str, Any]]) -> dict[str, Any]:
     task_id = run.task_id
     logging_setup.bind(migration_id=run.migration_id, task_id=task_id, task_type=run.task_type)
     try:
+        _check_staging_space(settings, run)
         result = body(run)
     except Cancelled as exc:
         run.reporter.flush()

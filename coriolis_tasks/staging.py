@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
+
+# stages that write a disk image into the staging area: checked for space before they start
+SPACE_STAGES = frozenset({"EXPORT_DISK", "CONVERT_DISK", "CLONE_DISK"})
+
+
+class StagingFull(Exception):
+    """The staging area has too little free space for a stage to start; the message says how much."""
 
 
 def _slug(name: str) -> str:
@@ -29,3 +37,24 @@ def remove(staging_root: str, migration_id: str, instance: str | None = None) ->
     if instance is not None:
         path = path / _slug(instance)
     shutil.rmtree(path, ignore_errors=True)
+
+
+def _gib(value: int) -> str:
+    return f"{value / (1 << 30):.1f} GiB"
+
+
+def check_space(path: str | Path, needed: int, reserve: int) -> None:
+    """Raise ``StagingFull`` unless the file system of ``path`` has ``needed`` + ``reserve`` bytes free.
+
+    Args:
+        path: the staging directory (or any path on its file system) the stage writes to.
+        needed: what the stage may write: the disk's declared size (an image never grows past it).
+        reserve: what must stay free besides (setting ``staging_reserve_bytes``).
+    """
+    stats = os.statvfs(path)
+    free = stats.f_bavail * stats.f_frsize
+    if free < needed + reserve:
+        raise StagingFull(
+            f"staging_dir has {_gib(free)} free: too little for a disk of {_gib(needed)} while keeping "
+            f"{_gib(reserve)} free (staging_reserve_bytes); free space or point staging_dir at larger storage"
+        )

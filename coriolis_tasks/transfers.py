@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from coriolis import trusts
-from coriolis.config import Settings
+from coriolis import quotas, trusts
+from coriolis.config import Settings, get_settings
 from coriolis.database.models import Migration, ReplicaDisk, Transfer
 from coriolis.database.session import session_scope
 from coriolis.statuses import FINISHED_MIGRATION, MigrationStatus
@@ -49,6 +49,10 @@ def new_run(session, transfer: Transfer, kind: str, user_id: str, options: dict[
         raise RunConflict(
             f"transfer has an unfinished {running.type.replace('_', ' ')} {running.id} ({running.status})"
         )
+    try:
+        quotas.check_new_run(session, get_settings(), transfer.project_id)
+    except quotas.QuotaExceeded as exc:
+        raise RunConflict(str(exc)) from None
     number = (
         session.scalar(
             select(func.max(Migration.number)).where(Migration.transfer_id == transfer.id, Migration.type == kind)

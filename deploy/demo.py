@@ -81,6 +81,8 @@ def main() -> int:
     body = migration_body(args.source)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CORIOLIS_")}
     env.update(CORIOLIS_STATE_DIR=str(STATE), CORIOLIS_API_PORT=str(PORT))
+    if args.source == "stub":  # the stub provider is registered only when enabled
+        env["CORIOLIS_ENABLE_STUB_PROVIDER"] = "1"
     log = open(STATE / "service.log", "ab")
     print(f"starting coriolis all-in-one (state in {STATE}, log in {STATE / 'service.log'})")
     service = subprocess.Popen(

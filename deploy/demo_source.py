@@ -14,7 +14,7 @@ def _ova_body(state: Path) -> dict:
 
     print("building or reusing the demo guest (a Debian 12 VM exported as a VMware OVA; ~80 s the first time)")
     guest = ensure_guest()
-    library = state / "ova-library"
+    library = state / "library" / "ova"  # the default roots local providers may use: <state_dir>/library/<type>
     shutil.rmtree(library, ignore_errors=True)
     library.mkdir(parents=True)
     make_ova_copy(guest, library)
@@ -23,7 +23,7 @@ def _ova_body(state: Path) -> dict:
             "origin": {"type": "ova", "connection_info": {"path": str(library)}},
             "destination": {
                 "type": "kvm",
-                "connection_info": {"storage_dir": str(state / "kvm")},
+                "connection_info": {"storage_dir": str(state / "library" / "kvm")},
                 "target_environment": {"preserve_static_ips": True, "boot_timeout": 240},
             },
             "instances": [guest.ova.name],
@@ -37,7 +37,7 @@ def _stub_body(state: Path) -> dict:
             "origin": {"type": "stub", "connection_info": {}},
             "destination": {
                 "type": "stub",
-                "connection_info": {"storage_dir": str(state / "destination")},
+                "connection_info": {"storage_dir": str(state / "library" / "stub")},
                 "target_environment": {"disk_format": "qcow2", "rate_mbps": 64},
             },
             "source_environment": {"instance_disks": {"web-1": [256, 128], "db-1": [512]}, "rate_mbps": 64},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -14,7 +15,9 @@ from marshmallow import Schema
 from providers.types import Exporter, Importer
 
 ENTRY_POINT_GROUP = "coriolis.providers"
+ENABLE_STUB_ENV = "CORIOLIS_ENABLE_STUB_PROVIDER"
 log = logging.getLogger(__name__)
+_stub_enabled: bool | None = None
 
 
 class EmptySchema(Schema):
@@ -33,7 +36,12 @@ class ProviderSpec:
         destination_environment_schema: validates ``target_environment`` as destination.
         exporter: ``exporter(connection_info, source_environment)`` when it can be a source.
         importer: ``importer(connection_info, target_environment)`` when it can be a destination.
-        is_stub: a synthetic provider for tests and load tests.
+        is_stub: a synthetic provider for tests and load tests: registered only when the operator
+            enables it (setting ``enable_stub_provider``).
+        local_path_fields: connection info fields naming host directories, confined to the roots
+            the operator allows for this type (``providers/localpaths.py``).
+        local_path_default: the one of those fields the worker sets to the first allowed root when
+            the connection info leaves it out.
     """
 
     name: str
@@ -44,6 +52,8 @@ class ProviderSpec:
     exporter: Callable[[dict[str, Any], dict[str, Any]], Exporter] | None = None
     importer: Callable[[dict[str, Any], dict[str, Any]], Importer] | None = None
     is_stub: bool = False
+    local_path_fields: tuple[str, ...] = ()
+    local_path_default: str | None = None
 
     @property
     def abilities(self) -> list[str]:
@@ -90,9 +100,28 @@ def provider_aliases() -> dict[str, str]:
     return aliases
 
 
+def configure(enable_stub: bool) -> None:
+    """Whether stub providers are registered (the API and the workers call it with their settings)."""
+    global _stub_enabled
+    _stub_enabled = bool(enable_stub)
+
+
+def stub_enabled() -> bool:
+    """The configured choice, or the one ``CORIOLIS_ENABLE_STUB_PROVIDER`` describes (default: no)."""
+    if _stub_enabled is not None:
+        return _stub_enabled
+    return os.environ.get(ENABLE_STUB_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def enabled_providers() -> dict[str, ProviderSpec]:
+    """The providers in use: every registered one, stubs only when enabled."""
+    keep_stubs = stub_enabled()
+    return {name: spec for name, spec in all_providers().items() if keep_stubs or not spec.is_stub}
+
+
 def get_provider(name: str) -> ProviderSpec:
-    """The provider registered as ``name`` (or under that alias); raises ``UnknownProvider``."""
+    """The provider enabled as ``name`` (or under that alias); raises ``UnknownProvider``."""
     try:
-        return all_providers()[provider_aliases().get(name, name)]
+        return enabled_providers()[provider_aliases().get(name, name)]
     except KeyError:
         raise UnknownProvider(name) from None

@@ -29,6 +29,12 @@ WINDOWS_TOOLKIT = STATE_DIR / "windows-toolkit"
 os.environ["CORIOLIS_VIRTIO_WIN"] = str(WINDOWS_TOOLKIT / "virtio-win")
 os.environ["CORIOLIS_WINDOWS_FIRSTBOOT_SERVICE"] = str(WINDOWS_TOOLKIT / "virt-tools")
 os.environ["CORIOLIS_CLOUDBASE_INIT_MSI"] = str(WINDOWS_TOOLKIT / "CloudbaseInitSetup_x64.msi")
+os.environ["CORIOLIS_ENABLE_STUB_PROVIDER"] = "1"
+os.environ["CORIOLIS_MAX_DISK_BYTES"] = str(512 << 30)  # below what a stub disk may declare (1 TiB)
+# host directories local providers may name in tests: the run's state dir, pytest's tmp_path folders and
+# the cached fixtures (tests of the confinement itself narrow this with settings.replace(local_paths=...))
+TEST_LOCAL_ROOTS = (STATE_DIR / "library", Path(tempfile.gettempdir()), Path("/var/tmp/coriolis-fixtures"))
+os.environ["CORIOLIS_LOCAL_PATHS"] = "*=" + ":".join(str(r) for r in TEST_LOCAL_ROOTS)
 PG_ADMIN_URL = os.environ.get(
     "CORIOLIS_TEST_PG_URL", "postgresql+psycopg://coriolis:coriolis@127.0.0.1:5432/postgres"
 )
@@ -128,7 +134,7 @@ class WorkerFleet:
         argv = [sys.executable, "-m", "coriolis.cli", "worker", "-Q", queue, "-n", f"{queue}-{RUN_ID}", "-c", "2"]
         self.procs[queue] = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
-    def wait_ready(self, timeout: float = 60) -> None:
+    def wait_ready(self, timeout: float = 180) -> None:  # a loaded CI host starts 7 workers slowly
         from coriolis_tasks.app import celery_app
 
         wanted = {f"{q}-{RUN_ID}" for q in self.procs}

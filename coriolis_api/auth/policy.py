@@ -10,7 +10,7 @@ A rule is an expression of checks joined by ``and``, ``or``, ``not`` and parenth
 * ``@`` always holds, ``!`` never does; an empty rule always holds.
 
 Example: ``"role:admin or (role:member and project_id:%(project_id)s)"``. An action without a
-rule of its own follows the rule ``default``.
+rule of its own follows the rule ``default`` (``provider:<type>:use`` of a type without a rule too).
 """
 
 from __future__ import annotations
@@ -48,6 +48,9 @@ DEFAULT_RULES: dict[str, str] = {
     "endpoint:list_storage": "rule:admin_or_owner",
     "provider:list": "rule:admin_or_owner",
     "provider:schemas": "rule:admin_or_owner",
+    # using a provider (endpoints, inline origin/destination, inventory): the local ones reach the
+    # host's own directories, so only admins may by default
+    **{f"provider:{kind}:use": "rule:context_is_admin" for kind in ("ova", "kvm", "stub")},
     **{
         f"{resource}:{verb}": "rule:admin_or_owner"
         for resource, verbs in {

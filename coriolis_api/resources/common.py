@@ -6,13 +6,15 @@ import re
 import uuid
 from typing import Any
 
+from flask import current_app, g, request
 from flask_smorest import abort
 from marshmallow import ValidationError
 
 from coriolis.database import redaction
 from coriolis.database.encrypted import Undecryptable, keyring
-from coriolis_api.auth import caller_identity
+from coriolis_api.auth import caller_identity, policy
 from coriolis_api.errors import _flatten
+from providers import localpaths
 from providers.registry import ProviderSpec, UnknownProvider, get_provider
 
 SECRET_REF_KEYS = {"secret_ref", "secret_id"}
@@ -63,7 +65,33 @@ def provider_for(ptype: str, role: str) -> ProviderSpec:
         abort(400, message=f"unknown provider type {ptype!r}")
     if role not in spec.abilities:
         abort(400, message=f"provider {ptype!r} cannot be a migration {role}")
+    check_provider_use(spec)
     return spec
+
+
+def _project() -> str | None:
+    return (request.view_args or {}).get("project_id")
+
+
+def check_provider_use(spec: ProviderSpec) -> None:
+    """403 unless the policy lets the caller use ``spec`` (``provider:<type>:use``; local ones: admins)."""
+    identity = g.get("coriolis_identity")
+    if identity is None:  # every /v1 request has one; nothing else gets here
+        abort(401, message="authentication required")
+    action = f"provider:{spec.name}:use"
+    if not policy().allows(action, identity.credentials(), {"project_id": _project()}):
+        abort(403, message=f"policy does not allow {action}")
+
+
+def check_local_paths(spec: ProviderSpec, info: dict[str, Any], what: str = "connection_info") -> None:
+    """400 naming the field when a host path in ``info`` resolves outside the operator's roots."""
+    if not spec.local_path_fields:
+        return
+    roots = localpaths.roots_for(current_app.config["CORIOLIS_SETTINGS"], spec.name, _project())
+    try:
+        localpaths.check_connection(spec.name, spec.local_path_fields, info, roots)
+    except localpaths.PathNotAllowed as exc:
+        abort(400, message=f"invalid {what}: {exc}")
 
 
 def validate_with(schema_cls, data: dict[str, Any], what: str) -> None:
@@ -75,9 +103,12 @@ def validate_with(schema_cls, data: dict[str, Any], what: str) -> None:
 
 
 def validate_connection_info(spec: ProviderSpec, info: dict[str, Any]) -> None:
+    """Provider policy, schema and host paths of a connection info (a secret's are checked by the worker)."""
+    check_provider_use(spec)
     caller_identity.check(info)
     if set(info) & SECRET_REF_KEYS:
         if len(info) != 1 or not isinstance(next(iter(info.values())), str):
             abort(400, message="a secret reference is exactly one of secret_ref or secret_id, a string")
         return
     validate_with(spec.connection_schema, info, "connection_info")
+    check_local_paths(spec, info)

@@ -16,4 +16,5 @@ PROVIDER = ProviderSpec(
     destination_environment_schema=TargetEnvironmentSchema,
     exporter=make_exporter,
     importer=make_importer,
+    local_path_fields=("domains_dir", "image_dirs", "storage_dir"),
 )

@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from providers import localpaths
 from providers.kvm import disks as images
 from providers.kvm.console import run_boot
 from providers.kvm.domain import (
@@ -113,6 +114,10 @@ class KvmImporter:
         for label, path in (("kernel", self.options.kernel), ("initrd", self.options.initrd)):
             if path and not Path(path).is_file():
                 raise ProviderError(f"{label} {path} does not exist")
+
+    def _qemu(self) -> str:
+        """The operator's qemu binary (setting ``kvm_qemu_binary``), as a path when on PATH."""
+        return shutil.which(self.connection.qemu_binary) or self.connection.qemu_binary
 
     def target_profile(self, vm: VmInfo) -> TargetProfile:
         """virtio disks and NICs, the requested disk format, the source's firmware, NoCloud."""
@@ -220,7 +225,7 @@ class KvmImporter:
             accel=self.connection.accel,
             firmware=vm.firmware_type,
             network=self.options.network,
-            qemu_binary=shutil.which(self.connection.qemu_binary) or self.connection.qemu_binary,
+            qemu_binary=self._qemu(),
             kernel=self.options.kernel,
             initrd=self.options.initrd,
             append=self.options.append,
@@ -258,7 +263,7 @@ class KvmImporter:
         nvram = inst_dir / NVRAM
         if not nvram.exists():
             if Path(template).is_file():
-                shutil.copyfile(template, nvram)
+                localpaths.copy_private(template, nvram)  # the instance's own store: mode 0600 at most
             else:
                 reporter.warn(f"EFI variable store template {template} is missing")
         return {"ovmf_code": code, "ovmf_vars_template": template, "nvram": str(nvram)}
@@ -272,7 +277,11 @@ class KvmImporter:
             reporter: progress about once a second; ``Cancelled`` stops qemu and propagates.
         """
         inst_dir = Path(instance.details.get("instance_dir") or self.instance_dir(ctx))
+        if not inst_dir.resolve().is_relative_to(self.storage_dir):
+            raise ProviderError(f"instance directory {inst_dir} is outside storage_dir")
         argv = json.loads((inst_dir / QEMU_CMDLINE).read_text())
+        if not argv or argv[0] != self._qemu():
+            raise ProviderError(f"{QEMU_CMDLINE} of {instance.name} does not run the configured qemu binary")
         name = instance.name
         stop_recorded_qemu(inst_dir, name)
         staging = Path(ctx.staging_dir)
@@ -289,7 +298,7 @@ class KvmImporter:
             if nvram and Path(nvram).is_file():
                 vars_copy = staging / f"{name}-boot-{NVRAM}"
                 scratch.append(vars_copy)
-                shutil.copyfile(nvram, vars_copy)
+                localpaths.copy_private(nvram, vars_copy)
                 mapping[nvram] = (str(vars_copy), "raw")
             log = inst_dir / CONSOLE_LOG
             argv = with_console_log(replace_drives(argv, mapping), str(log))

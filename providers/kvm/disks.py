@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from providers import localpaths
 from providers.types import ProviderError, Reporter
 
 CHUNK_BYTES = 8 * 1024 * 1024
@@ -78,7 +79,7 @@ def sparse_copy(src: str | Path, dest: str | Path, reporter: Reporter, label: st
     zero = bytes(CHUNK_BYTES)
     done = 0
     try:
-        with open(src, "rb") as fin, open(dest, "wb") as fout:
+        with open(src, "rb") as fin, localpaths.create_private(dest, os.fstat(fin.fileno()).st_mode) as fout:
             for start, end in _data_ranges(fin.fileno(), size):
                 offset = start
                 while offset < end:

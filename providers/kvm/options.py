@@ -8,9 +8,9 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from providers import hostconfig
+
 DEFAULT_BOOT_MARKER = r"login:|FIXTURE-BOOT-OK"
-DEFAULT_OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
-DEFAULT_OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
 
 
 def _check_regex(value: str) -> None:
@@ -21,7 +21,12 @@ def _check_regex(value: str) -> None:
 
 
 class ConnectionSchema(Schema):
-    """Where the kvm destination keeps disks and definitions, how it runs qemu; where source domains are."""
+    """Where the kvm destination keeps disks and definitions; where source domains are.
+
+    Host directories must lie below the roots the operator allows (setting ``local_paths``); the qemu
+    binary and the UEFI firmware are operator settings (``kvm_qemu_binary``, ``kvm_ovmf_code``,
+    ``kvm_ovmf_vars``), never connection info.
+    """
 
     storage_dir = fields.String(
         load_default=None, metadata={"description": "Directory for imported disks and VM definitions "
@@ -40,15 +45,6 @@ class ConnectionSchema(Schema):
         load_default="tcg",
         validate=validate.OneOf(["tcg", "kvm"]),
         metadata={"description": "qemu accelerator; 'tcg' is the safe default (nested KVM often hangs)."},
-    )
-    qemu_binary = fields.String(
-        load_default="qemu-system-x86_64", metadata={"description": "qemu system emulator to run."}
-    )
-    ovmf_code = fields.String(
-        load_default=DEFAULT_OVMF_CODE, metadata={"description": "UEFI firmware code for EFI guests."}
-    )
-    ovmf_vars = fields.String(
-        load_default=DEFAULT_OVMF_VARS, metadata={"description": "UEFI variable store template."}
     )
 
     @validates_schema
@@ -86,25 +82,23 @@ class TargetEnvironmentSchema(Schema):
     preserve_static_ips = fields.Boolean(
         load_default=False, metadata={"description": "Keep static IP configuration when morphing."}
     )
-    kernel = fields.String(
+    append = fields.String(
         load_default=None, allow_none=True,
-        metadata={"description": "Direct kernel boot (tests, appliances): kernel image path."},
+        metadata={"description": "Kernel command line of a direct kernel boot (set up by the service only)."},
     )
-    initrd = fields.String(load_default=None, allow_none=True)
-    append = fields.String(load_default=None, allow_none=True)
 
 
 @dataclass(frozen=True)
 class Connection:
-    """Validated connection info."""
+    """Validated connection info, with the operator's host programs and firmware (``hostconfig``)."""
 
     storage_dir: str | None
     domains_dir: str | None = None
     image_dirs: tuple[str, ...] = ()
     accel: str = "tcg"
-    qemu_binary: str = "qemu-system-x86_64"
-    ovmf_code: str = DEFAULT_OVMF_CODE
-    ovmf_vars: str = DEFAULT_OVMF_VARS
+    qemu_binary: str = hostconfig.DEFAULT_QEMU_BINARY
+    ovmf_code: str = hostconfig.DEFAULT_OVMF_CODE
+    ovmf_vars: str = hostconfig.DEFAULT_OVMF_VARS
 
 
 @dataclass(frozen=True)
@@ -119,7 +113,7 @@ class TargetOptions:
     boot_marker: str | None = None
     network: str = "user"
     preserve_static_ips: bool = False
-    kernel: str | None = None
+    kernel: str | None = None  # direct kernel boot: never from a tenant (tests and appliances build it in code)
     initrd: str | None = None
     append: str | None = None
 
@@ -141,4 +135,6 @@ def load_options(
     conn = ConnectionSchema().load(connection_info or {})
     target = TargetEnvironmentSchema().load(target_environment or {})
     conn["image_dirs"] = tuple(conn.get("image_dirs") or ())
-    return Connection(**conn), TargetOptions(**target)
+    host = hostconfig.current()
+    connection = Connection(**conn, qemu_binary=host.qemu_binary, ovmf_code=host.ovmf_code, ovmf_vars=host.ovmf_vars)
+    return connection, TargetOptions(**target)

@@ -37,4 +37,5 @@ PROVIDER = ProviderSpec(
     connection_schema=ConnectionSchema,
     source_environment_schema=SourceEnvironmentSchema,
     exporter=make_exporter,
+    local_path_fields=("path",),
 )

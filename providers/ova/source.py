@@ -127,6 +127,9 @@ class OvaExporter:
         self.validate()
         found: dict[str, Path] = {}
         for entry in sorted(self.root.iterdir()):
+            if entry.is_symlink():  # a link could lead out of the library (another project's, the host's)
+                log.warning("skipping %s: a symbolic link", entry)
+                continue
             if entry.is_file() and entry.suffix.lower() == ".ova":
                 found[entry.name] = entry
             elif entry.is_dir() and any(entry.glob("*.vmx")):

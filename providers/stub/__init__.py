@@ -9,6 +9,7 @@ from providers.stub.options import (
     StubSourceSchema,
 )
 from providers.stub.source import StubExporter
+from providers.types import ProviderError
 
 
 def _exporter(connection_info, environment):
@@ -16,9 +17,10 @@ def _exporter(connection_info, environment):
 
 
 def _importer(connection_info, environment):
-    return StubImporter(
-        StubDestinationConnectionSchema().load(connection_info), StubDestinationSchema().load(environment)
-    )
+    connection = StubDestinationConnectionSchema().load(connection_info)
+    if not connection["storage_dir"]:  # the worker sets the first allowed root when none was given
+        raise ProviderError("the stub destination needs storage_dir")
+    return StubImporter(connection, StubDestinationSchema().load(environment))
 
 
 PROVIDER = ProviderSpec(
@@ -30,4 +32,6 @@ PROVIDER = ProviderSpec(
     exporter=_exporter,
     importer=_importer,
     is_stub=True,
+    local_path_fields=("storage_dir",),
+    local_path_default="storage_dir",
 )

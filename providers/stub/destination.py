@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
 
+from providers import localpaths
 from providers.stub import inventory
 from providers.stub.throttle import Throttle
 from providers.types import (
@@ -63,7 +65,7 @@ class StubImporter:
         throttle = Throttle(self.env["rate_mbps"])
         size = Path(disk.path).stat().st_size
         done = 0
-        with open(disk.path, "rb") as src, open(out, "wb") as dst:
+        with open(disk.path, "rb") as src, localpaths.create_private(out, os.fstat(src.fileno()).st_mode) as dst:
             while chunk := src.read(CHUNK):
                 dst.write(chunk)
                 done += len(chunk)

@@ -50,9 +50,6 @@ class StubSourceSchema(Schema):
         load_default=0, metadata={"description": "changes the content of mutated_chunks (a source that changes)"}
     )
     mutated_chunks = fields.List(fields.Integer(validate=validate.Range(0)), load_default=list)
-    power_file = fields.String(
-        load_default=None, metadata={"description": "power_off() writes 'off' here (shows the cutover happened)"}
-    )
     claim_format = fields.String(
         load_default="raw",
         validate=validate.OneOf(["raw", "qcow2", "vmdk"]),
@@ -61,7 +58,9 @@ class StubSourceSchema(Schema):
 
 
 class StubDestinationConnectionSchema(Schema):
-    storage_dir = fields.String(load_default="/tmp/coriolis-stub-destination")
+    storage_dir = fields.String(
+        load_default=None, metadata={"description": "default: the first directory the operator allows for stub"}
+    )
     password = fields.String(load_default=None, metadata={"description": "not used (secret-handling tests)"})
     host = fields.String(load_default=None, validate=AllowedHost())
     instances = fields.List(fields.String(), load_default=None)

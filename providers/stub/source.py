@@ -95,8 +95,7 @@ class StubExporter:
         return DiskRef(disk.id, str(path), self.env["claim_format"], disk.size_bytes)
 
     def power_off(self, vm: VmInfo) -> None:
-        if self.env["power_file"]:
-            Path(self.env["power_file"]).write_text(f"off {vm.id}\n")
+        """Nothing to power off: a synthetic VM (the shutdown stage records that this ran)."""
 
     def cleanup(self, ctx: MigrationContext) -> None:
         for disk in ctx.staging_dir.glob("disk*.raw") if ctx.staging_dir.exists() else ():

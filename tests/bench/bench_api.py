@@ -83,6 +83,8 @@ def service_env(db_url: str, prefix: str, state_dir: Path, port: int, args: argp
         CORIOLIS_DATABASE_URL=db_url, CORIOLIS_REDIS_URL=REDIS_URL, CORIOLIS_QUEUE_PREFIX=prefix,
         CORIOLIS_STATE_DIR=str(state_dir), CORIOLIS_API_HOST="127.0.0.1", CORIOLIS_API_PORT=str(port),
         CORIOLIS_API_WORKERS=str(args.api_workers), CORIOLIS_API_THREADS=str(args.api_threads),
+        CORIOLIS_ENABLE_STUB_PROVIDER="1", CORIOLIS_LOCAL_PATHS="*=/tmp:/var/tmp",
+        CORIOLIS_MAX_ACTIVE_RUNS_PER_PROJECT="0",  # stub, tmp paths, runs by the hundred
         PYTHONUNBUFFERED="1",
         # server-side request times in the access log; no control socket shared with other gunicorns
         GUNICORN_CMD_ARGS=f"--no-control-socket --access-logformat '{ACCESS_LOG_FORMAT}'",

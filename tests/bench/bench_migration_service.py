@@ -88,6 +88,8 @@ class Service:
             CORIOLIS_QUEUE_PREFIX=self.queue_prefix,
             CORIOLIS_STATE_DIR=str(self.state_dir),
             CORIOLIS_API_HOST="127.0.0.1",
+            CORIOLIS_ENABLE_STUB_PROVIDER="1", CORIOLIS_LOCAL_PATHS="*=/tmp:/var/tmp",  # stub, tmp paths
+            CORIOLIS_MAX_ACTIVE_RUNS_PER_PROJECT="0",
             CORIOLIS_API_PORT=str(self.port),
         )
         return env

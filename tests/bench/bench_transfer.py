@@ -92,6 +92,8 @@ def service_env(db_url: str, prefix: str, tmp: Path, port: int) -> dict[str, str
         CORIOLIS_DATABASE_URL=db_url, CORIOLIS_REDIS_URL=REDIS_URL, CORIOLIS_QUEUE_PREFIX=prefix,
         CORIOLIS_STATE_DIR=str(tmp / "state"), CORIOLIS_STAGING_DIR=str(tmp / "staging"),
         CORIOLIS_API_HOST="127.0.0.1", CORIOLIS_API_PORT=str(port), CORIOLIS_API_WORKERS="1",
+        CORIOLIS_ENABLE_STUB_PROVIDER="1", CORIOLIS_LOCAL_PATHS="*=/tmp:/var/tmp",
+        CORIOLIS_MAX_ACTIVE_RUNS_PER_PROJECT="0",  # stub, tmp paths, runs by the hundred
         CORIOLIS_API_THREADS="4", PYTHONUNBUFFERED="1",
     )
     return env

@@ -15,7 +15,7 @@ def _post(client, project, body):
 
 def test_create_returns_the_upstream_shape_with_redacted_secrets(client, project):
     body = stub_migration(["vm-1"])
-    body["migration"]["origin"]["connection_info"] = {"instances": ["vm-1"], "storage_dir": "/srv/secret-path"}
+    body["migration"]["origin"]["connection_info"] = {"instances": ["vm-1"], "storage_dir": "/tmp/secret-path"}
     resp = _post(client, project, body)
     assert resp.status_code == 202, resp.get_json()
     migration = resp.get_json()["migration"]
@@ -179,3 +179,20 @@ def test_network_map_objects_reach_the_destination_and_bad_ones_are_400(client, 
         resp = _post(client, project, _openstack_migration({"VM Network": value}))
         assert resp.status_code == 400, (value, resp.get_json())
         assert resp.get_json()["error"]["fault"] == "badRequest" and needle in resp.get_json()["error"]["message"]
+
+
+def test_a_cancel_of_a_run_already_cancelling_succeeds_and_changes_nothing(client, project, settings):
+    from coriolis.database.models import Migration
+    from coriolis.database.session import session_scope
+
+    migration = _post(client, project, stub_migration(["vm-1"])).get_json()["migration"]
+    with session_scope(settings.database_url) as s:
+        s.get(Migration, migration["id"]).status = "CANCELLING"
+    for route in ("actions", "action"):  # a client retrying its cancel expects success
+        resp = client.post(f"/v1/{project}/migrations/{migration['id']}/{route}", json={"cancel": None})
+        assert resp.status_code == 204, resp.get_json()
+    assert client.get(f"/v1/{project}/migrations/{migration['id']}").get_json()["migration"]["status"] == "CANCELLING"
+    with session_scope(settings.database_url) as s:
+        s.get(Migration, migration["id"]).status = "CANCELED"
+    resp = client.post(f"/v1/{project}/migrations/{migration['id']}/actions", json={"cancel": None})
+    assert resp.status_code == 409 and resp.get_json()["error"]["fault"] == "conflict"

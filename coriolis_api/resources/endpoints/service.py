@@ -17,7 +17,13 @@ from coriolis.database.models import Endpoint, Migration, utcnow
 from coriolis.statuses import FINISHED_MIGRATION
 from coriolis_api.context import RequestContext
 from coriolis_api.pagination import paginate
-from coriolis_api.resources.common import check_id, provider_for, shown_connection_info, validate_connection_info
+from coriolis_api.resources.common import (
+    check_id,
+    check_provider_use,
+    provider_for,
+    shown_connection_info,
+    validate_connection_info,
+)
 from providers.registry import UnknownProvider, get_provider
 
 SORT_KEYS = ("created_at", "id", "name", "type")
@@ -62,9 +68,11 @@ def update(session, ctx: RequestContext, endpoint_id: str, body: dict[str, Any])
 
 def provider_for_type(ptype: str):
     try:
-        return get_provider(ptype)
+        spec = get_provider(ptype)
     except UnknownProvider:
         abort(400, message=f"unknown provider type {ptype!r}")
+    check_provider_use(spec)
+    return spec
 
 
 def delete(session, ctx: RequestContext, endpoint_id: str) -> None:

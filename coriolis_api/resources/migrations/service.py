@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
 from flask_smorest import abort
 from sqlalchemy import select
 from sqlalchemy.orm import defer, selectinload
 
+from coriolis import quotas
 from coriolis.config import Settings
 from coriolis.database.models import Endpoint, Migration, Task, utcnow
 from coriolis.progress import ProgressStore
@@ -51,6 +53,10 @@ def _merge_environment(spec, env: dict[str, Any], network_map: dict, storage: di
 
 def create(session, ctx: RequestContext, body: dict[str, Any]) -> Migration:
     """Validate a new migration against its providers, store it, and queue its planning."""
+    try:
+        quotas.check_new_run(session, current_app.config["CORIOLIS_SETTINGS"], ctx.project_id)
+    except quotas.QuotaExceeded as exc:
+        abort(exc.status, message=str(exc))
     origin, destination = body["origin"], body["destination"]
     migration = Migration(project_id=ctx.project_id, user_id=ctx.user_id, status=MigrationStatus.PENDING)
     if origin is not None:
@@ -153,7 +159,7 @@ def cancel(
     if status in FINISHED_MIGRATION:
         abort(409, message=f"{label} is already {status}; nothing to cancel")
     if status == MigrationStatus.CANCELLING and not force:
-        abort(409, message=f"{label} is already being cancelled; use force to stop it at once")
+        return  # already under way: a retried cancel succeeds (204), it changes nothing
     session.commit()
     control.cancel(settings, migration_id, force)
 

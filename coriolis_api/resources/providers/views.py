@@ -9,7 +9,7 @@ from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields
 
 from coriolis_api.context import current
-from providers.registry import UnknownProvider, all_providers, get_provider
+from providers.registry import UnknownProvider, enabled_providers, get_provider
 
 blp = Blueprint("providers", __name__, url_prefix="/v1/<project_id>/providers", description="Providers")
 
@@ -46,7 +46,7 @@ class Providers(MethodView):
         return {
             "providers": {
                 name: {"types": spec.abilities, "description": spec.description, "stub": spec.is_stub}
-                for name, spec in all_providers().items()
+                for name, spec in enabled_providers().items()
             }
         }
 

@@ -3,6 +3,7 @@ carol (only reader of A)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -54,11 +55,18 @@ def tokens(tenants: Tenants) -> dict[str, dict[str, str]]:
     return {user: tenants.headers(user) for user in tenants.passwords}
 
 
+# local providers are admin-only by default (provider:<type>:use); these tests let members use the stub
+# (a synthetic provider) so that they exercise tenancy, not that rule (tests/coriolis_api/auth/test_confinement.py)
+STUB_FOR_MEMBERS = {"provider:stub:use": "rule:admin_or_owner"}
+
+
 @pytest.fixture(scope="session")
-def keystone_settings(sqlite_url: str, keystone: KeystoneServer) -> Settings:  # noqa: F811
+def keystone_settings(sqlite_url: str, keystone: KeystoneServer, tmp_path_factory) -> Settings:  # noqa: F811
     from tests.conftest import make_settings
 
-    return make_settings(sqlite_url, **keystone.middleware_settings())
+    policy = tmp_path_factory.mktemp("policy") / "stub-for-members.json"
+    policy.write_text(json.dumps(STUB_FOR_MEMBERS))
+    return make_settings(sqlite_url, policy_file=str(policy), **keystone.middleware_settings())
 
 
 @pytest.fixture()

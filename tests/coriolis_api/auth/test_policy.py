@@ -56,14 +56,29 @@ def test_and_binds_tighter_than_or():
     assert not holds("(role:admin or role:nobody) and role:nothing", ADMIN_OF_X, IN_A)
 
 
+LOCAL_USE = {f"provider:{kind}:use" for kind in ("ova", "kvm", "stub")}
+
+
 def test_defaults_are_owner_or_admin():
     policy = Policy()
-    for action in [a for a in DEFAULT_RULES if ":" in a]:
+    for action in [a for a in DEFAULT_RULES if ":" in a and a not in LOCAL_USE]:
         assert policy.allows(action, MEMBER_OF_A, IN_A), action
         assert not policy.allows(action, MEMBER_OF_A, IN_B), action
         assert policy.allows(action, ADMIN_OF_X, IN_B), action
     assert not policy.allows("all_tenants", MEMBER_OF_A, IN_A)
     assert policy.allows("all_tenants", ADMIN_OF_X, IN_A)
+
+
+def test_local_providers_are_for_admins_by_default():
+    """They reach the host's own directories: members need the operator's policy file to use them."""
+    policy = Policy()
+    for action in LOCAL_USE:
+        assert not policy.allows(action, MEMBER_OF_A, IN_A), action
+        assert policy.allows(action, ADMIN_OF_X, IN_A), action
+    assert policy.allows("provider:openstack:use", MEMBER_OF_A, IN_A)  # any other type: the default
+    assert not policy.allows("provider:openstack:use", MEMBER_OF_A, IN_B)
+    opened = Policy({"provider:ova:use": "rule:admin_or_owner"})
+    assert opened.allows("provider:ova:use", MEMBER_OF_A, IN_A)
 
 
 def test_an_action_without_a_rule_follows_default():

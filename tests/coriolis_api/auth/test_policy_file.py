@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from tests.coriolis_api.auth.conftest import STUB_FOR_MEMBERS
 from tests.coriolis_api.auth.routes import ENDPOINT_BODY
 from tests.coriolis_tasks.helpers import stub_migration
 
@@ -18,7 +19,7 @@ def _migration(client, project, headers):
 
 def test_a_policy_file_can_forbid_delete_to_members(make_client, tenants, tokens, tmp_path):
     policy = tmp_path / "policy.json"
-    policy.write_text(json.dumps({"endpoint:delete": "rule:context_is_admin"}))
+    policy.write_text(json.dumps({"endpoint:delete": "rule:context_is_admin", **STUB_FOR_MEMBERS}))
     client = make_client(policy_file=str(policy))
     a = tenants.project_a
     eid = client.post(f"/v1/{a}/endpoints", json=ENDPOINT_BODY, headers=tokens["alice"]).get_json()["endpoint"]["id"]
@@ -40,6 +41,7 @@ def test_a_yaml_policy_can_make_a_read_only_role(make_client, tenants, tmp_path)
         "member_or_admin: role:admin or (role:member and project_id:%(project_id)s)\n"
         "migration:create: rule:member_or_admin\n"
         "migration:cancel: rule:member_or_admin\n"
+        "provider:stub:use: rule:admin_or_owner\n"
     )
     client = make_client(policy_file=str(policy))
     a, carol = tenants.project_a, tenants.headers("carol")
@@ -51,7 +53,7 @@ def test_a_yaml_policy_can_make_a_read_only_role(make_client, tenants, tmp_path)
 
 def test_a_permissive_policy_does_not_open_other_projects(make_client, tenants, tokens, tmp_path):
     policy = tmp_path / "policy.json"
-    policy.write_text(json.dumps({"default": "@", "migration:list": "@", "migration:show": "@"}))
+    policy.write_text(json.dumps({"default": "@", "migration:list": "@", "migration:show": "@", **STUB_FOR_MEMBERS}))
     client = make_client(policy_file=str(policy))
     mid = _migration(client, tenants.project_a, tokens["alice"])
     assert client.get(f"/v1/{tenants.project_a}/migrations", headers=tokens["bob"]).status_code == 403

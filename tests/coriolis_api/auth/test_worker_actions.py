@@ -8,11 +8,12 @@ from tests.coriolis_api.auth.routes import ENDPOINT_BODY
 
 
 @pytest.fixture()
-def live_ks_client(workers, keystone):
-    """The API behind auth_token, on the database the running workers use."""
+def live_ks_client(workers, keystone, keystone_settings):
+    """The API behind auth_token, on the database the running workers use (members may use the stub)."""
     from coriolis_api.app import create_app
 
-    app = create_app(workers.settings.replace(**keystone.middleware_settings()))
+    app = create_app(workers.settings.replace(policy_file=keystone_settings.policy_file,
+                                              **keystone.middleware_settings()))
     app.config["TESTING"] = True
     return app.test_client()
 

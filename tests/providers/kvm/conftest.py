@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -28,13 +29,26 @@ def storage(tmp_path: Path) -> Path:
     return tmp_path / "store"
 
 
+HOST_KEYS = ("qemu_binary", "ovmf_code", "ovmf_vars")  # operator settings (providers/hostconfig.py)
+BUILT_IN_KEYS = ("kernel", "initrd")  # direct kernel boot: set in code, never by a tenant
+
+
 @pytest.fixture
 def importer(storage: Path) -> Callable[..., KvmImporter]:
-    """``importer(**target_environment)``; connection_info uses the tmp storage dir."""
+    """``importer(**target_environment)``; connection_info uses the tmp storage dir.
+
+    ``connection`` may carry the operator's host settings and ``target`` a direct kernel boot: neither
+    is tenant input any more, so they are set on the built importer, as the operator's config would.
+    """
 
     def make(connection: dict | None = None, **target: object) -> KvmImporter:
         info = {"storage_dir": str(storage), **(connection or {})}
-        return PROVIDER.importer(info, target)  # type: ignore[misc,return-value]
+        host = {k: info.pop(k) for k in HOST_KEYS if k in info}
+        built_in = {k: target.pop(k) for k in BUILT_IN_KEYS if k in target}
+        kvm = PROVIDER.importer(info, target)  # type: ignore[misc]
+        kvm.connection = replace(kvm.connection, **host)
+        kvm.options = replace(kvm.options, **built_in)
+        return kvm  # type: ignore[return-value]
 
     return make
 

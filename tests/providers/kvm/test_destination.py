@@ -170,6 +170,22 @@ def test_create_instance_efi_copies_nvram_template(importer, vm, ctx, tmp_path) 
     assert instance.details["nvram"] == str(nvram) and nvram.read_bytes()[:4] == b"VARS"
     root = ET.parse(instance.details["domain_xml"]).getroot()
     assert root.findtext("./os/loader") == str(code) and root.findtext("./os/nvram") == str(nvram)
+    assert nvram.stat().st_mode & 0o777 == 0o600  # the service's own mode, not the template's 0644
+
+
+def test_copies_are_never_wider_than_their_source(tmp_path) -> None:
+    from providers import localpaths
+
+    secret = write_image(tmp_path / "VARS.fd", 4096, b"VARS")
+    secret.chmod(0o400)
+    localpaths.copy_private(secret, tmp_path / "copy")
+    assert (tmp_path / "copy").stat().st_mode & 0o777 == 0o400
+    (tmp_path / "link").symlink_to(secret)
+    with pytest.raises(OSError):  # a symlink is never followed, as source or as destination
+        localpaths.copy_private(tmp_path / "link", tmp_path / "other")
+    with pytest.raises(OSError):
+        localpaths.copy_private(tmp_path / "copy", tmp_path / "link")
+    assert secret.read_bytes()[:4] == b"VARS"
 
 
 def test_cleanup_removes_everything_and_is_idempotent(importer, vm, ctx) -> None:

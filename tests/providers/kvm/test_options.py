@@ -26,6 +26,16 @@ def test_defaults() -> None:
     assert opts.boot_marker is None and opts.marker == DEFAULT_BOOT_MARKER
 
 
+def test_host_programs_and_firmware_come_from_the_operator(monkeypatch) -> None:
+    from providers import hostconfig
+
+    assert (hostconfig.DEFAULT_OVMF_CODE, hostconfig.DEFAULT_OVMF_VARS) == (
+        "/usr/share/OVMF/OVMF_CODE.fd", "/usr/share/OVMF/OVMF_VARS.fd")  # Debian's ovmf: UEFI boots untouched
+    monkeypatch.setattr(hostconfig, "_configured", hostconfig.HostConfig("/opt/qemu", "/fw/CODE", "/fw/VARS"))
+    conn, _ = load_options({"storage_dir": "/srv/vms"}, None)
+    assert (conn.qemu_binary, conn.ovmf_code, conn.ovmf_vars) == ("/opt/qemu", "/fw/CODE", "/fw/VARS")
+
+
 def test_explicit_none_marker_uses_default() -> None:
     _, opts = load_options({"storage_dir": "/x"}, {"boot_marker": None, "preserve_static_ips": True})
     assert opts.marker == DEFAULT_BOOT_MARKER and opts.preserve_static_ips is True
@@ -44,6 +54,12 @@ def test_explicit_none_marker_uses_default() -> None:
         ({"storage_dir": "/x"}, {"num_cpu": 0}),
         ({"storage_dir": "/x"}, {"boot_timeout": 0}),
         ({"storage_dir": "/x"}, {"unknown_option": 1}),
+        # host programs and firmware are the operator's settings, never connection info or options
+        ({"storage_dir": "/x", "qemu_binary": "/bin/sh"}, {}),
+        ({"storage_dir": "/x", "ovmf_code": "/etc/shadow"}, {}),
+        ({"storage_dir": "/x", "ovmf_vars": "/etc/shadow"}, {}),
+        ({"storage_dir": "/x"}, {"kernel": "/etc/shadow"}),
+        ({"storage_dir": "/x"}, {"initrd": "/etc/shadow"}),
     ],
 )
 def test_invalid_options(connection: dict, target: dict) -> None:
