@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
-import tempfile
 from collections.abc import Iterable, Iterator
 
 from conversion import qemu_img
@@ -144,28 +143,26 @@ def checksum(
     zeros hashes the same way, so equal guest content gives an equal digest whatever
     the format or allocation. It is not the plain sha256 of the raw bytes.
 
-    Reading: a raw image is read directly. Any other format is first converted with
-    ``qemu-img convert -O raw`` into a sparse temporary file (qemu 7.2 has no
-    ``qemu-img checksum``, and ``qemu-img dd`` cannot write to a pipe); that costs
-    disk speed for allocated data only, and scratch space equal to it.
+    Reading: a raw image is read directly. Any other format is read once through a read-only
+    ``qemu-nbd`` export (``conversion.nbdstream``), data ranges only: nothing is written anywhere
+    (qemu 7.2 has no ``qemu-img checksum``).
 
     Args:
-        path: the image.
+        path: the image (opened read-only).
         fmt: its format (never probed).
         chunk_size: the chunk size in bytes; digests only compare at equal chunk sizes.
-        scratch_dir: where to put the temporary raw copy (default: the system temp dir).
+        scratch_dir: where the export's socket may live (default: the system temp dir).
 
     Raises:
         ConversionError: qemu-img cannot read the image.
     """
+    if qemu_format(fmt) != "raw":
+        from conversion import nbdstream
+
+        return nbdstream.digest(path, fmt, scratch_dir=scratch_dir, chunk_size=chunk_size).digest
     size = qemu_img.info(path, fmt).virtual_size
     chunks = _data_chunk_runs(qemu_img.map_extents(path, fmt), chunk_size)
-    if qemu_format(fmt) == "raw":
-        return _hash_file(os.fspath(path), size, chunks, chunk_size)
-    with tempfile.TemporaryDirectory(prefix="checksum-", dir=scratch_dir) as tmp:
-        raw = os.path.join(tmp, "image.raw")
-        qemu_img.convert(path, fmt, raw, "raw")
-        return _hash_file(raw, size, chunks, chunk_size)
+    return _hash_file(os.fspath(path), size, chunks, chunk_size)
 
 
 def _hash_file(path: str, size: int, chunks: Iterable[tuple[int, int]], chunk_size: int) -> str:

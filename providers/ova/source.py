@@ -79,7 +79,6 @@ def _check_vmdk(path: Path, expected_size: int, label: str, *, inside: Path | No
         raise ProviderError(f"{label} is not a valid VMDK: {exc.stderr or exc}") from None
     if info.backing_file:
         raise ProviderError(f"{label} has a parent disk (snapshot); consolidate snapshots first")
-    _check_size(info.virtual_size, label)
     extents = [Path(os.path.realpath(f)) for f in info.extent_files]
     if inside is None:
         if info.subformat not in OVA_SUBFORMATS or extents != [Path(os.path.realpath(path))]:
@@ -92,6 +91,7 @@ def _check_vmdk(path: Path, expected_size: int, label: str, *, inside: Path | No
         raise ProviderError(
             f"{label} has virtual size {info.virtual_size} bytes but the VM says {expected_size}"
         )
+    _check_size(info.virtual_size, label)
     return info.virtual_size
 
 
