@@ -90,8 +90,11 @@ def qemu_nbd(
     """
     tmp = _socket_dir(scratch_dir)
     sock = os.path.join(tmp, "s")
+    # a new destination is written like ``qemu-img convert`` writes it (cache=unsafe: no flush to the
+    # disk; a host crash leaves a file whose digest no longer matches, and the stage is redone)
+    cache = "unsafe" if writable else "writeback"
     args = [QEMU_NBD, f"--format={qemu_format(fmt)}", f"--socket={sock}", f"--shared={connections}",
-            "--persistent", "--cache=writeback", "--aio=threads"]
+            "--persistent", f"--cache={cache}", "--aio=threads"]
     if not writable:
         args.append("--read-only")
     try:
