@@ -12,9 +12,11 @@ finish in. Memory is a few slices per thread, whatever the disk's size.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import hashlib
 import importlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -39,6 +41,7 @@ SLICE = 4 << 20  # bytes one request reads (a whole number of chunks)
 STATUS_SPAN = 1 << 30  # bytes one block-status request covers
 CONNECTIONS = 3  # reads (and writes) in flight, one per connection and thread
 STATE_ZERO = 2  # base:allocation: the range reads as zeros
+PR_SET_PDEATHSIG = 1
 
 Progress = Callable[[int, int], None]
 
@@ -78,15 +81,42 @@ def _socket_dir(scratch_dir: str | os.PathLike[str] | None) -> str:
     return tempfile.mkdtemp(prefix="coriolis-nbd-")
 
 
+def _die_with_parent() -> None:
+    # a killed worker never leaves an export holding the image open
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class Export:
+    """A ``qemu-nbd`` process serving one image on ``sock``; ``wait()`` until it listens."""
+
+    path: str
+    fmt: str
+    sock: str
+    proc: subprocess.Popen[bytes]
+
+    def wait(self, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(self.sock):
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode(errors="replace").strip() if self.proc.stderr else ""
+                raise ConversionError(f"cannot export {self.path} as {self.fmt}", err, self.proc.returncode)
+            if time.monotonic() > deadline:
+                raise ConversionError(f"{QEMU_NBD} did not export {self.path} within {timeout:.0f} s")
+            time.sleep(0.002)
+        return self.sock
+
+
 @contextlib.contextmanager
 def qemu_nbd(
     path: str | os.PathLike[str], fmt: str, *, writable: bool = False, connections: int = CONNECTIONS,
-    scratch_dir: str | os.PathLike[str] | None = None, timeout: float = 30.0,
-) -> Iterator[str]:
+    scratch_dir: str | os.PathLike[str] | None = None,
+) -> Iterator[Export]:
     """A ``qemu-nbd`` export of an image on a private unix socket, for ``connections`` clients.
 
-    Read-only unless ``writable``. On exit the server is asked to stop and waited for; a writable
-    export that does not close its image cleanly raises.
+    Started, not waited for (``Export.wait``): two exports start side by side. Read-only unless
+    ``writable``. On exit the server is asked to stop and waited for; a writable export that does
+    not close its image cleanly raises.
     """
     tmp = _socket_dir(scratch_dir)
     sock = os.path.join(tmp, "s")
@@ -98,22 +128,14 @@ def qemu_nbd(
     if not writable:
         args.append("--read-only")
     try:
-        proc = subprocess.Popen([*args, os.fspath(path)], stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen([*args, os.fspath(path)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
     except FileNotFoundError as exc:
         os.rmdir(tmp)
         raise ConversionError(f"{QEMU_NBD} is not installed") from exc
     failed = True
     try:
-        deadline = time.monotonic() + timeout
-        while not os.path.exists(sock):
-            if proc.poll() is not None:
-                err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
-                raise ConversionError(f"cannot export {os.fspath(path)} as {fmt}", err, proc.returncode)
-            if time.monotonic() > deadline:
-                raise ConversionError(f"{QEMU_NBD} did not export {os.fspath(path)} within {timeout:.0f} s")
-            time.sleep(0.005)
-        yield sock
+        yield Export(os.fspath(path), fmt, sock, proc)
         failed = False
     finally:
         if proc.poll() is None:
@@ -295,7 +317,7 @@ def _stream(
 def digest(
     path: str | os.PathLike[str], fmt: str, *, threads: int = CONNECTIONS,
     scratch_dir: str | os.PathLike[str] | None = None, progress: Progress | None = None,
-    chunk_size: int = CHUNK_SIZE,
+    chunk_size: int = CHUNK_SIZE, trusted: bool = False,
 ) -> StreamStats:
     """The ``sha256-chunked-v1`` digest of an image's guest-visible content, read once, data only.
 
@@ -306,12 +328,37 @@ def digest(
         scratch_dir: where the export's socket lives (nothing else is written anywhere).
         progress: called with (position reached, virtual size).
         chunk_size: the digest's chunk size.
+        trusted: an image this service wrote itself (a copy's destination): its header is not
+            checked for backing or extent files first, which saves a ``qemu-img info``.
     """
-    image = qemu_img.info(path, fmt)
-    _refuse_external(image)
-    with qemu_nbd(path, fmt, connections=threads + 1, scratch_dir=scratch_dir) as sock:
-        return _stream([sock], image.virtual_size, write=False, threads=threads, progress=progress,
+    size = None
+    if not trusted:
+        image = qemu_img.info(path, fmt)
+        _refuse_external(image)
+        size = image.virtual_size
+        threads = _threads_for(size, threads)
+    with qemu_nbd(path, fmt, connections=threads + 1, scratch_dir=scratch_dir) as export:
+        export.wait()
+        if size is None:
+            size = _export_size(export.sock)
+        return _stream([export.sock], size, write=False, threads=threads, progress=progress,
                        chunk_size=chunk_size)
+
+
+def _export_size(sock: str) -> int:
+    h = libnbd().NBD()
+    try:
+        h.connect_unix(sock)
+        return int(h.get_size())
+    finally:
+        with contextlib.suppress(Exception):
+            h.shutdown()
+        h.close()
+
+
+def _threads_for(size: int, threads: int) -> int:
+    """No more threads (and connections) than slices: a small disk pays for one of each."""
+    return max(1, min(threads, -(-size // SLICE)))
 
 
 def _refuse_external(image: qemu_img.ImageInfo) -> None:
@@ -343,11 +390,12 @@ def copy(
     try:
         qemu_img._run(["create", "-q", "-f", qemu_format(dst_fmt), *options, dst_s, str(src_info.virtual_size)],
                       f"cannot create {dst_s} ({dst_fmt})")
+        threads = _threads_for(src_info.virtual_size, threads)
         with (
-            qemu_nbd(src, src_fmt, connections=threads + 1, scratch_dir=scratch_dir) as src_sock,
-            qemu_nbd(dst, dst_fmt, writable=True, connections=threads, scratch_dir=scratch_dir) as dst_sock,
+            qemu_nbd(src, src_fmt, connections=threads + 1, scratch_dir=scratch_dir) as source,
+            qemu_nbd(dst, dst_fmt, writable=True, connections=threads, scratch_dir=scratch_dir) as target,
         ):
-            return _stream([src_sock, dst_sock], src_info.virtual_size, write=True, threads=threads,
+            return _stream([source.wait(), target.wait()], src_info.virtual_size, write=True, threads=threads,
                            progress=progress)
     except BaseException:
         Path(dst_s).unlink(missing_ok=True)

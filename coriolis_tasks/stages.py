@@ -27,7 +27,7 @@ def _digest(run: StageRun, path: str, fmt: str) -> str:
     """The content digest, read once through a read-only export; nothing is written anywhere."""
     from conversion import nbdstream
 
-    return nbdstream.digest(path, fmt, scratch_dir=run.ctx.staging_dir).digest
+    return nbdstream.digest(path, fmt, scratch_dir=run.ctx.staging_dir, trusted=True).digest
 
 
 def export_disk(run: StageRun) -> dict[str, Any]:
