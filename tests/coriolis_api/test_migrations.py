@@ -179,3 +179,21 @@ def test_network_map_objects_reach_the_destination_and_bad_ones_are_400(client, 
         resp = _post(client, project, _openstack_migration({"VM Network": value}))
         assert resp.status_code == 400, (value, resp.get_json())
         assert resp.get_json()["error"]["fault"] == "badRequest" and needle in resp.get_json()["error"]["message"]
+
+
+def test_a_poller_holding_the_current_body_gets_a_304(client, project):
+    created = _post(client, project, stub_migration(["vm-etag"]))
+    mid = created.get_json()["migration"]["id"]
+    first = client.get(f"/v1/{project}/migrations/{mid}")
+    etag = first.headers["ETag"]
+
+    again = client.get(f"/v1/{project}/migrations/{mid}", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b""
+    other = client.get(f"/v1/{project}/migrations/{mid}", headers={"If-None-Match": '"not-the-body"'})
+    assert other.status_code == 200 and other.get_json() == first.get_json()
+    # a change shows as a new body and a new tag: a listing after one more migration
+    listing = client.get(f"/v1/{project}/migrations")
+    _post(client, project, stub_migration(["vm-etag-2"]))
+    changed = client.get(f"/v1/{project}/migrations", headers={"If-None-Match": listing.headers["ETag"]})
+    assert changed.status_code == 200 and changed.headers["ETag"] != listing.headers["ETag"]
+    assert len(changed.get_json()["migrations"]) == len(listing.get_json()["migrations"]) + 1
