@@ -13,8 +13,6 @@ import time
 from coriolis import logging_setup
 from coriolis.config import get_settings
 
-DEFAULT_CONCURRENCY = {"export": 2, "convert": 2, "morph": 1, "import": 2, "boot": 1, "control": 4, "plan": 2}
-
 
 def _celery(*args: str) -> list[str]:
     return [sys.executable, "-m", "celery", "-A", "coriolis_tasks.app", *args]
@@ -22,11 +20,14 @@ def _celery(*args: str) -> list[str]:
 
 def worker_argv(queues: list[str], name: str, concurrency: int | None = None, loglevel: str = "INFO") -> list[str]:
     """The command line of one worker pool consuming ``queues``."""
+    from coriolis_tasks.pools import pool_for
+
     settings = get_settings()
-    conc = concurrency or max(DEFAULT_CONCURRENCY.get(q, 2) for q in queues)
+    pool = pool_for(queues)
     return _celery(
         "worker", "-Q", ",".join(settings.queue(q) for q in queues), "-n", f"{name}@%h",
-        "-c", str(conc), "--loglevel", loglevel, "-E",
+        "-c", str(concurrency or pool.concurrency), "--prefetch-multiplier", str(pool.prefetch),
+        "--loglevel", loglevel, "-E",
     )
 
 

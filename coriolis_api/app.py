@@ -13,7 +13,7 @@ from coriolis import logging_setup
 from coriolis.config import Settings, get_settings
 from coriolis.database.session import get_engine
 from coriolis.progress import get_redis
-from coriolis_api import auth, errors, health, limits, metrics, openapi
+from coriolis_api import auth, errors, etags, health, limits, metrics, openapi
 from coriolis_api.resources import (
     deployments,
     endpoints,
@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.add_url_rule("/health", "health", lambda: _health(settings))
     health.register(app, settings, lambda: _health(settings))
     metrics.register(app, settings)
+    etags.install(app)
     app.before_request(_bind_log_context)
     app.teardown_request(lambda _exc: logging_setup.clear())
     app.add_url_rule("/", "root", lambda: jsonify({"versions": [{"id": "v1", "status": "CURRENT"}]}))

@@ -1,8 +1,9 @@
 """The Celery application; its configuration is the ``celeryconfig`` module."""
 
 from celery import Celery
+from celery.signals import worker_process_init
 
-from coriolis import logging_setup
+from coriolis import heap, logging_setup
 from coriolis.config import get_settings
 from providers import hostconfig, registry
 
@@ -22,3 +23,9 @@ registry.configure(get_settings().enable_stub_provider)
 hostconfig.configure(hostconfig.HostConfig(
     get_settings().kvm_qemu_binary, get_settings().kvm_ovmf_code, get_settings().kvm_ovmf_vars
 ))
+
+
+@worker_process_init.connect
+def _settle_heap(**_kwargs: object) -> None:
+    """Each pool process, once forked, freezes the code it inherited (``coriolis.heap``)."""
+    heap.settle()

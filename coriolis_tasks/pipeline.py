@@ -5,6 +5,10 @@ finalize``. A transfer execution: ``group(replicate per disk) -> finalize``. A d
 transfer's replica disks): ``group(clone per disk) -> morph -> import -> boot -> finalize``.
 Every signature is immutable and carries only its task id: a stage loads what it needs from
 the database and finds its inputs in the results of the tasks it depends on.
+
+Export and convert stay two tasks (upstream's EXPORT_DISK and CONVERT_DISK, which clients show)
+even where the disk moves in one pass: a source readable in place (VMX folder, flat VMDK, kvm
+image) exports a reference at no cost, and CONVERT_DISK reads it once, hashing and writing on the way.
 """
 
 from __future__ import annotations

@@ -23,11 +23,11 @@ def _ordered_disks(run: StageRun, task_type: str) -> list[DiskRef]:
     return sorted(refs, key=lambda r: order.get(r.disk_id, len(order)))
 
 
-def _checksum(path: str, fmt: str) -> str:
-    """The content digest; a non-raw image is expanded next to itself (staging), never in /tmp."""
-    from conversion import checksum
+def _digest(run: StageRun, path: str, fmt: str) -> str:
+    """The content digest, read once through a read-only export; nothing is written anywhere."""
+    from conversion import nbdstream
 
-    return checksum(Path(path), fmt, scratch_dir=Path(path).parent)
+    return nbdstream.digest(path, fmt, scratch_dir=run.ctx.staging_dir, trusted=True).digest
 
 
 def export_disk(run: StageRun) -> dict[str, Any]:
@@ -37,30 +37,36 @@ def export_disk(run: StageRun) -> dict[str, Any]:
 
 
 def convert_disk(run: StageRun) -> dict[str, Any]:
-    from conversion import convert
+    """One pass: the source is read once (data only), hashed on the way and written once; the
+    destination is then read back through its own format driver and must give the same digest."""
+    from conversion import nbdstream
 
     exported = DiskRef.from_dict(run.input("EXPORT_DISK"))
     fmt = run.target().disk_format
+    run.ctx.staging_dir.mkdir(parents=True, exist_ok=True)
     out = run.ctx.staging_dir / f"{Path(exported.path).stem}.converted.{fmt}"
     message = f"converting disk {exported.disk_id}: {exported.format} -> {fmt}"
-    run.reporter.step(0, 10000, message)
     source = exported
-    if not exported.checksum:
-        run.reporter.step(0, None, f"checksumming source disk {exported.disk_id}")
-        source = replace(exported, checksum=_checksum(exported.path, exported.format))
-        # kept with the export's result, so a redelivered conversion can still verify
-        run.update_input("EXPORT_DISK", checksum=source.checksum)
-        run.reporter.info(f"disk {source.disk_id}: source content checksum {source.checksum}")
-    if not (out.exists() and _checksum(str(out), fmt) == source.checksum):
-        convert(
-            Path(source.path), source.format, out, fmt,
-            progress=lambda pct: run.reporter.step(int(pct * 100), 10000, message),
+    if not (exported.checksum and out.exists() and _digest(run, str(out), fmt) == exported.checksum):
+        run.reporter.step(0, 10000, message)
+        copied = nbdstream.copy(
+            source.path, source.format, out, fmt, scratch_dir=run.ctx.staging_dir,
+            progress=lambda done, total: run.reporter.step(done * 10000 // max(total, 1), 10000, message),
         )
-        run.reporter.step(10000, 10000, message)
-        digest = _checksum(str(out), fmt)
+        if exported.checksum and copied.digest != exported.checksum:
+            out.unlink(missing_ok=True)
+            raise StageError(f"disk {source.disk_id}: the source changed since it was exported")
+        source = replace(exported, checksum=copied.digest)
+        run.reporter.info(
+            f"disk {source.disk_id}: source content checksum {copied.digest} "
+            f"({copied.bytes_read} bytes of data read once, {copied.bytes_written} written)"
+        )
+        digest = _digest(run, str(out), fmt)
         if digest != source.checksum:
             out.unlink(missing_ok=True)
             raise StageError(f"disk {source.disk_id}: converted content differs from the source")
+        # kept with the export's result, so a redelivered conversion can verify instead of redoing
+        run.update_input("EXPORT_DISK", checksum=source.checksum)
         run.reporter.info(f"disk {source.disk_id} converted to {fmt}; content checksum {digest} matches")
     if Path(source.path).is_relative_to(run.ctx.staging_dir) and Path(source.path) != out:
         Path(source.path).unlink(missing_ok=True)

@@ -19,6 +19,9 @@ MIB = 1 << 20
 CREATED_LIST = ".ova-created"
 VMDK_MAGIC = b"KDMV"
 OVA_SUBFORMATS = ("streamOptimized", "monolithicSparse")
+# VMware's own limit for a virtual disk (62 TiB): a descriptor claiming more is not a VMware disk,
+# and is refused before any work is sized by its word
+MAX_VMDK_BYTES = 62 << 40
 
 
 Manifest = dict[str, ManifestEntry]
@@ -88,7 +91,15 @@ def _check_vmdk(path: Path, expected_size: int, label: str, *, inside: Path | No
         raise ProviderError(
             f"{label} has virtual size {info.virtual_size} bytes but the VM says {expected_size}"
         )
+    _check_size(info.virtual_size, label)
     return info.virtual_size
+
+
+def _check_size(size: int, label: str) -> None:
+    if size > MAX_VMDK_BYTES:
+        raise ProviderError(
+            f"{label} declares {size} bytes, more than a VMware disk can hold ({MAX_VMDK_BYTES} bytes); refused"
+        )
 
 
 def _record(staging: Path, *names: str) -> None:
@@ -170,6 +181,7 @@ class OvaExporter:
                 size = conversion.info(path, "vmdk").virtual_size
             except conversion.ConversionError as exc:
                 raise ProviderError(f"{label} is not a valid VMDK: {exc.stderr or exc}") from None
+            _check_size(size, label)
             disks.append(vmx.disk_info(controller, file_name, unit, size))
         return vmx.vm_info(keys, instance_id, folder.name, disks)
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from coriolis.cli import DEFAULT_CONCURRENCY
 from coriolis_tasks.pipeline import QUEUES
+from coriolis_tasks.pools import pool_for
 from tests.bench.stats import _table
 
 SLOTS = ("split", "full")
@@ -28,7 +28,7 @@ def worker_layout(nodes: int, run_id: str, slots: str = "split") -> list[dict[st
     layout = []
     for n in range(1, nodes + 1):
         for q in QUEUES:
-            default = DEFAULT_CONCURRENCY.get(q, 2)
+            default = pool_for([q]).concurrency
             size = default if slots == "full" else max(1, math.ceil(default / nodes))
             layout.append({"key": f"worker-n{n}-{q}", "name": f"bench-n{n}-{q}-{run_id}", "queue": q,
                            "concurrency": size})
@@ -39,7 +39,7 @@ def slots_per_queue(layout: list[dict[str, Any]]) -> dict[str, int]:
     """Pool processes serving each queue over every node."""
     total: dict[str, int] = {}
     for w in layout:
-        total[w["queue"]] = total.get(w["queue"], 0) + (w["concurrency"] or DEFAULT_CONCURRENCY.get(w["queue"], 2))
+        total[w["queue"]] = total.get(w["queue"], 0) + (w["concurrency"] or pool_for([w["queue"]]).concurrency)
     return total
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -69,3 +71,54 @@ def test_large_sparse_image_is_fast(tmp_path: Path) -> None:
 
     assert digest == checksum(raw, "raw")
     assert elapsed < 5
+
+
+def flat_vmdk(folder: Path, declared: int, data: bytes) -> Path:
+    """A monolithicFlat VMDK declaring ``declared`` bytes over a small flat file holding ``data``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "disk-flat.vmdk").write_bytes(data)
+    descriptor = folder / "disk.vmdk"
+    descriptor.write_text(
+        '# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType="monolithicFlat"\n'
+        f'RW {declared // 512} FLAT "disk-flat.vmdk" 0\n'
+    )
+    return descriptor
+
+
+def peak_rss_of_checksum(image: Path, fmt: str) -> tuple[str, int]:
+    """(digest, peak RSS in bytes) of ``checksum`` run in a fresh interpreter, as a worker would."""
+    code = (
+        "import sys; from conversion import checksum\n"
+        "print(checksum(sys.argv[1], sys.argv[2]))\n"
+        "print([l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(image), fmt], capture_output=True, text=True, check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    ).stdout.split()
+    return out[0], int(out[1]) * 1024
+
+
+def test_memory_is_flat_in_the_declared_size(tmp_path: Path) -> None:
+    """A descriptor declaring 4 TiB (the old code built ~2 GiB of zero digests) costs what 64 MiB costs."""
+    data = os.urandom(MIB)
+    small = flat_vmdk(tmp_path / "small", 64 * MIB, data)
+    huge = flat_vmdk(tmp_path / "huge", 4 << 40, data)
+
+    small_digest, small_rss = peak_rss_of_checksum(small, "vmdk")
+    huge_digest, huge_rss = peak_rss_of_checksum(huge, "vmdk")
+
+    assert huge_rss < small_rss + 32 * MIB, (small_rss, huge_rss)
+    assert huge_digest != small_digest  # the size is part of the digest
+    # the huge disk's digest still follows the algorithm: data chunks then 2^26 - 16 empty ones
+    chunks = (4 << 40) // CHUNK_SIZE
+    outer = hashlib.sha256(b"coriolis:sha256-chunked:v1\0" + struct.pack("<QI", 4 << 40, CHUNK_SIZE))
+    for at in range(0, MIB, CHUNK_SIZE):
+        outer.update(hashlib.sha256(data[at:at + CHUNK_SIZE]).digest())
+    zero = hashlib.sha256(bytes(CHUNK_SIZE)).digest() * 65536
+    left = chunks - MIB // CHUNK_SIZE
+    while left:
+        take = min(left, 65536)
+        outer.update(zero[: take * 32])
+        left -= take
+    assert huge_digest == outer.hexdigest()

@@ -196,3 +196,21 @@ def test_a_cancel_of_a_run_already_cancelling_succeeds_and_changes_nothing(clien
         s.get(Migration, migration["id"]).status = "CANCELED"
     resp = client.post(f"/v1/{project}/migrations/{migration['id']}/actions", json={"cancel": None})
     assert resp.status_code == 409 and resp.get_json()["error"]["fault"] == "conflict"
+
+
+def test_a_poller_holding_the_current_body_gets_a_304(client, project):
+    created = _post(client, project, stub_migration(["vm-etag"]))
+    mid = created.get_json()["migration"]["id"]
+    first = client.get(f"/v1/{project}/migrations/{mid}")
+    etag = first.headers["ETag"]
+
+    again = client.get(f"/v1/{project}/migrations/{mid}", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b""
+    other = client.get(f"/v1/{project}/migrations/{mid}", headers={"If-None-Match": '"not-the-body"'})
+    assert other.status_code == 200 and other.get_json() == first.get_json()
+    # a change shows as a new body and a new tag: a listing after one more migration
+    listing = client.get(f"/v1/{project}/migrations")
+    _post(client, project, stub_migration(["vm-etag-2"]))
+    changed = client.get(f"/v1/{project}/migrations", headers={"If-None-Match": listing.headers["ETag"]})
+    assert changed.status_code == 200 and changed.headers["ETag"] != listing.headers["ETag"]
+    assert len(changed.get_json()["migrations"]) == len(listing.get_json()["migrations"]) + 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from flask import current_app
@@ -11,7 +12,7 @@ from sqlalchemy.orm import defer, selectinload
 
 from coriolis import quotas
 from coriolis.config import Settings
-from coriolis.database.models import Endpoint, Migration, Task, utcnow
+from coriolis.database.models import Endpoint, Migration, ProgressUpdate, Task, TaskEvent, utcnow
 from coriolis.progress import ProgressStore
 from coriolis.statuses import FINISHED_MIGRATION, MigrationStatus, TaskStatus
 from coriolis_api.context import RequestContext
@@ -31,6 +32,32 @@ CONNECTION_COLUMNS = ("origin_connection_info", "destination_connection_info")
 # what responses show of the sealed columns is read from plain siblings: the sealed ones stay unloaded
 HIDDEN_COLUMNS = frozenset({*CONNECTION_COLUMNS, *(c + "_redacted" for c in CONNECTION_COLUMNS)})
 UNSEALED = tuple(defer(getattr(Migration, c)) for c in CONNECTION_COLUMNS)
+# A run's tasks' progress updates and events, read as plain rows (a poll of one run reads hundreds
+# of them: ORM identity-mapped objects cost several times more to build and are only read once).
+_UPDATE_COLUMNS = tuple(ProgressUpdate.__table__.c[n] for n in (
+    "id", "task_id", "index", "current_step", "total_steps", "message", "created_at"))
+_EVENT_COLUMNS = tuple(TaskEvent.__table__.c[n] for n in ("id", "task_id", "index", "level", "message", "created_at"))
+_CHILDREN: weakref.WeakKeyDictionary[Task, tuple[list[Any], list[Any]]] = weakref.WeakKeyDictionary()
+
+
+def _load_children(session, runs: list[Migration]) -> None:
+    """Read the progress updates and events of every task of ``runs`` in two queries, as rows."""
+    tasks = {t.id: t for m in runs for t in m.tasks}
+    if not tasks:
+        return
+    found: dict[str, tuple[list[Any], list[Any]]] = {tid: ([], []) for tid in tasks}
+    for which, (columns, model) in enumerate(((_UPDATE_COLUMNS, ProgressUpdate), (_EVENT_COLUMNS, TaskEvent))):
+        query = select(*columns).where(model.task_id.in_(list(tasks))).order_by(model.task_id, model.index)
+        for row in session.execute(query).mappings():
+            found[row["task_id"]][which].append(row)
+    for tid, children in found.items():
+        _CHILDREN[tasks[tid]] = children
+
+
+def _children(task: Task) -> tuple[list[Any], list[Any]]:
+    """(progress updates, events) of a task: the rows ``_load_children`` read, else its relationships."""
+    loaded = _CHILDREN.get(task)
+    return loaded if loaded is not None else (task.progress_updates, task.events)
 
 
 def _endpoint(session, ctx: RequestContext, endpoint_id: str, role: str) -> Endpoint:
@@ -121,13 +148,12 @@ def get(
         Migration.type == kind,
     ).options(*UNSEALED)
     if with_tasks:
-        query = query.options(
-            selectinload(Migration.tasks).selectinload(Task.progress_updates),
-            selectinload(Migration.tasks).selectinload(Task.events),
-        )
+        query = query.options(selectinload(Migration.tasks))
     migration = session.scalars(query).first()
     if migration is None:
         abort(404, message=f"{kind.replace('_', ' ')} {migration_id} not found")
+    if with_tasks:
+        _load_children(session, [migration])
     return migration
 
 
@@ -142,12 +168,12 @@ def list_(
     if transfer_id is not None:
         query = query.where(Migration.transfer_id == transfer_id)
     if with_tasks:
-        query = query.options(
-            selectinload(Migration.tasks).selectinload(Task.progress_updates),
-            selectinload(Migration.tasks).selectinload(Task.events),
-        )
+        query = query.options(selectinload(Migration.tasks))
     query = paginate(session, query, Migration, args, SORT_KEYS, settings.page_limit_max)
-    return list(session.scalars(query))
+    runs = list(session.scalars(query))
+    if with_tasks:
+        _load_children(session, runs)
+    return runs
 
 
 def cancel(
@@ -178,13 +204,26 @@ def delete(session, ctx: RequestContext, migration_id: str, kind: str = pipeline
     return migration
 
 
+class _Row:
+    """Attribute access over a row mapping (``u.id``), as over the ORM object."""
+
+    __slots__ = ("_m",)
+
+    def __init__(self, mapping: Any) -> None:
+        self._m = mapping
+
+    def __getattr__(self, name: str) -> Any:
+        return self._m[name]
+
+
 def _task_view(task: Task, live: dict[str, Any] | None) -> dict[str, Any]:
+    rows, events = _children(task)
     updates = [
         {
             "id": u.id, "task_id": u.task_id, "index": u.index, "current_step": u.current_step,
             "total_steps": u.total_steps, "message": u.message, "created_at": u.created_at,
         }
-        for u in task.progress_updates
+        for u in (r if isinstance(r, ProgressUpdate) else _Row(r) for r in rows)
     ]
     if live and updates and task.status == TaskStatus.RUNNING:
         updates[-1] = {**updates[-1], "current_step": live["current_step"], "total_steps": live["total_steps"]}
@@ -197,7 +236,7 @@ def _task_view(task: Task, live: dict[str, Any] | None) -> dict[str, Any]:
         "exception_details": details,
         "progress": live,
         "progress_updates": updates,
-        "events": task.events,
+        "events": events,
         "result": task.result or {},
     }
 

@@ -269,3 +269,18 @@ def test_real_guest_ova(tmp_path: Path) -> None:
 def test_make_raw_helper_is_sparse(tmp_path: Path) -> None:
     raw = make_raw(tmp_path / "r.raw", 64 * MIB, MIB)
     assert raw.stat().st_blocks * 512 < 4 * MIB
+
+
+def test_vmx_declaring_100_tib_fails_fast(tmp_path: Path, source_raw: Path, ctx: MigrationContext) -> None:
+    """A 12 KB folder whose descriptor claims 100 TiB is refused before anything is sized by it."""
+    lib = tmp_path / "lib"
+    write_vmx_folder(lib / "vm", source_raw)
+    (lib / "vm" / "vm-flat.vmdk").write_bytes(b"\0" * 4096)
+    (lib / "vm" / "vm.vmdk").write_text(
+        "# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType=\"monolithicFlat\"\n"
+        f'RW {(100 << 40) // 512} FLAT "vm-flat.vmdk" 0\n'
+    )
+    exp = exporter(lib)
+    assert exp.list_instances() == []
+    with pytest.raises(ProviderError, match="more than a VMware disk can hold"):
+        exp.get_instance("vm")
