@@ -73,3 +73,42 @@ def make_raw(path: Path, size: int, blocks: dict[int, bytes | None]) -> Path:
         for index, data in blocks.items():
             os.pwrite(out.fileno(), data if data is not None else os.urandom(BLOCK), index * BLOCK)
     return path
+
+
+@dataclass
+class SourceInstance:
+    """An EC2 instance whose volumes hold known bytes (root and one data volume)."""
+
+    instance_id: str
+    name: str
+    volumes: list[str]
+    raws: list[Path]
+
+
+def make_source_instance(account: Account, tmp_path: Path, name: str, sizes_mib: tuple[int, ...] = (24, 8),
+                         ) -> SourceInstance:
+    """Volumes written through EBS direct from local raw files, attached to a new instance (moto bridge 1 makes
+    the instance's volumes carry those blocks)."""
+    from providers.aws.blocks import file_blocks, write_snapshot
+    from providers.aws.client import Aws
+    from providers.aws.options import load_connection
+    from providers.types import NullReporter
+
+    aws = Aws(load_connection(account.moto.connection_info()))
+    ec2 = account.moto.client("ec2")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]
+    raws, mappings = [], []
+    for n, mib in enumerate(sizes_mib):
+        raw = make_raw(tmp_path / f"{name}-vol{n}.raw", mib * MIB, {0: None, 5: None, 2 * n + 9: None})
+        stats = write_snapshot(aws, file_blocks(raw, mib * MIB), mib * MIB, {"seed": name}, "seed", NullReporter(),
+                               "seed")
+        raws.append(raw)
+        mappings.append({"DeviceName": image["RootDeviceName"] if n == 0 else f"/dev/sd{'fgh'[n - 1]}",
+                         "Ebs": {"SnapshotId": stats.snapshot_id, "VolumeSize": 1, "DeleteOnTermination": True}})
+    made = ec2.run_instances(ImageId=image["ImageId"], InstanceType="t3.small", MinCount=1, MaxCount=1,
+                             SubnetId=account.subnets["prod"], BlockDeviceMappings=mappings,
+                             TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": name}]}])
+    instance = made["Instances"][0]
+    described = ec2.describe_instances(InstanceIds=[instance["InstanceId"]])["Reservations"][0]["Instances"][0]
+    by_device = {m["DeviceName"]: m["Ebs"]["VolumeId"] for m in described["BlockDeviceMappings"]}
+    return SourceInstance(instance["InstanceId"], name, [by_device[m["DeviceName"]] for m in mappings], raws)
