@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
+from conversion.checksum import StreamingDigest
 from providers.aws.client import Aws, tag_list, wait_for
 from providers.types import ProviderError, Reporter
 
@@ -32,21 +33,31 @@ def volume_gib(size_bytes: int) -> int:
 
 
 def file_blocks(path: str | os.PathLike[str], size: int, indices: Iterable[int] | None = None,
-                skip_zero: bool = True) -> Iterator[tuple[int, bytes]]:
+                skip_zero: bool = True, digest: StreamingDigest | None = None) -> Iterator[tuple[int, bytes]]:
     """``(index, 512 KiB)`` blocks of a raw file: every block holding data (holes are skipped without reading),
     or exactly ``indices`` (zero blocks included unless ``skip_zero``: a block that became zero must overwrite
-    its parent's)."""
+    its parent's). ``digest``, fed the whole disk in order (holes as zeros), gets the content checksum of what
+    was read (only with ``indices`` None)."""
     fd = os.open(path, os.O_RDONLY)
+    position = 0
     try:
         if indices is None:
             indices = _data_blocks(fd, size)
         for index in indices:
             data = os.pread(fd, BLOCK, index * BLOCK)
+            if digest is not None:
+                offset = index * BLOCK
+                if offset > position:
+                    digest.update(None, offset - position)
+                digest.update(data[:size - offset] + bytes(max(0, min(BLOCK, size - offset) - len(data))))
+                position = min(size, offset + BLOCK)
             if len(data) < BLOCK:
                 data += bytes(BLOCK - len(data))  # past the end of the file, or the disk's last partial block
             if skip_zero and data == ZERO_BLOCK:
                 continue
             yield index, data
+        if digest is not None and size > position:
+            digest.update(None, size - position)
     finally:
         os.close(fd)
 

@@ -9,6 +9,8 @@ from typing import Any
 
 from marshmallow import ValidationError
 
+from conversion import checksum
+from conversion.checksum import StreamingDigest
 from providers.aws import sizes
 from providers.aws.blocks import GIB, delete_snapshot, file_blocks, volume_gib, write_snapshot
 from providers.aws.client import INSTANCE_TAG, MIGRATION_TAG, Aws, tag_dict, tag_list, wait_for
@@ -120,23 +122,28 @@ class AwsImporter:
         if not path.is_file():
             raise ProviderError(f"disk {disk.disk_id}: {path} does not exist")
         size = max(disk.size_bytes, path.stat().st_size)
+        content: str | None = None
         for snap in self._disk_snapshots(ctx, disk.disk_id):
             mark = tag_dict(snap.get("Tags")).get(CHECKSUM_TAG)
-            if snap["State"] == "completed" and disk.checksum and mark == disk.checksum:
-                reporter.info(f"snapshot {snap['SnapshotId']} already holds disk {disk.disk_id}; reused")
-                return DiskRef(disk.disk_id, SNAPSHOT + snap["SnapshotId"], "raw", size, disk.checksum)
+            if snap["State"] == "completed" and mark:
+                content = content or checksum(path, "raw")
+                if mark == content:
+                    reporter.info(f"snapshot {snap['SnapshotId']} already holds disk {disk.disk_id}; reused")
+                    return DiskRef(disk.disk_id, SNAPSHOT + snap["SnapshotId"], "raw", size, content)
             reporter.info(f"removing snapshot {snap['SnapshotId']} of an earlier attempt ({snap['State']})")
             delete_snapshot(self.aws, snap["SnapshotId"])
         tags = self.tags(ctx, **{DISK_TAG: disk.disk_id, "Name": f"{self.name(ctx)}-{disk.disk_id}"[:255]})
-        if disk.checksum:
-            tags[CHECKSUM_TAG] = disk.checksum
+        digest = StreamingDigest(size)
         message = f"writing disk {disk.disk_id} to an EBS snapshot"
-        stats = write_snapshot(self.aws, file_blocks(path, size), size, tags, f"coriolis {ctx.migration_id} "
-                               f"{ctx.instance} {disk.disk_id}", reporter, message, self.options.parallel_writes,
-                               total=size, timeout=self.options.active_timeout)
+        stats = write_snapshot(self.aws, file_blocks(path, size, digest=digest), size, tags,
+                               f"coriolis {ctx.migration_id} {ctx.instance} {disk.disk_id}", reporter, message,
+                               self.options.parallel_writes, total=size, timeout=self.options.active_timeout)
+        content = digest.hexdigest()
+        # the content checksum of what was written, once the snapshot is complete: a redelivered task reuses it
+        self.aws.call("ec2", "create_tags", Resources=[stats.snapshot_id], Tags=tag_list({CHECKSUM_TAG: content}))
         reporter.info(f"disk {disk.disk_id}: snapshot {stats.snapshot_id}, {stats.blocks_written} blocks "
-                      f"({stats.bytes_written} bytes) written, zero blocks skipped")
-        return DiskRef(disk.disk_id, SNAPSHOT + stats.snapshot_id, "raw", size, disk.checksum)
+                      f"({stats.bytes_written} bytes) written, zero blocks skipped; content checksum {content}")
+        return DiskRef(disk.disk_id, SNAPSHOT + stats.snapshot_id, "raw", size, content)
 
     # ------------------------------------------------------------------ instance
 
