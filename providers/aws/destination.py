@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -284,8 +285,10 @@ class AwsImporter:
 
     def boot(self, instance: ImportedInstance, ctx: MigrationContext, reporter: Reporter) -> BootResult:
         """The instance is running (EC2's state; no console check: EC2 gives its console only after boot)."""
+        started = time.monotonic()
         running = self._wait_running(instance.id, reporter)
-        return BootResult(booted=True, message=f"instance {instance.id} is {running['State']['Name']}")
+        return BootResult(booted=True, seconds=time.monotonic() - started,
+                          message=f"instance {instance.id} is {running['State']['Name']} (EC2 state; no console)")
 
     # ------------------------------------------------------------------ cleanup
 
