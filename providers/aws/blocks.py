@@ -217,3 +217,57 @@ def read_blocks(aws: Aws, snapshot_id: str, tokens: dict[int, str], parallel: in
         finally:
             for _index, fut in window:
                 fut.cancel()
+
+
+def regroup(pieces: Iterable[tuple[int, bytes]], size: int) -> Iterator[tuple[int, bytes]]:
+    """``(offset, data)`` pieces covering whole 512 KiB blocks (the last one may stop at ``size``) as
+    ``(index, 512 KiB)`` blocks, zero-padded past ``size``."""
+    index, parts, filled = -1, [], 0
+    for offset, data in pieces:
+        while data:
+            block, within = divmod(offset, BLOCK)
+            if block != index:
+                if index >= 0:
+                    yield index, b"".join(parts).ljust(BLOCK, b"\0")
+                if within:
+                    raise ProviderError(f"piece at {offset} does not start a {BLOCK}-byte block")
+                index, parts, filled = block, [], 0
+            take = min(len(data), BLOCK - within)
+            if within != filled:
+                raise ProviderError(f"piece at {offset} leaves a gap in block {block}")
+            parts.append(data[:take])
+            filled += take
+            offset, data = offset + take, data[take:]
+            if filled == BLOCK:
+                yield index, b"".join(parts)
+                index, parts, filled = -1, [], 0
+    if index >= 0:
+        if index * BLOCK + filled < size:
+            raise ProviderError(f"block {index} is incomplete")
+        yield index, b"".join(parts).ljust(BLOCK, b"\0")
+
+
+def snapshot_to_file(aws: Aws, snapshot_id: str, size: int, out: str | os.PathLike[str], reporter: Reporter,
+                     message: str, parallel: int = 8) -> tuple[str, int]:
+    """A snapshot's blocks written into the sparse raw file ``out`` of ``size`` bytes (unlisted blocks and zero
+    blocks stay holes); returns its content checksum and the number of blocks read."""
+    tokens = {i: t for i, t in listed_blocks(aws, snapshot_id).items() if i * BLOCK < size}
+    total, done, position = len(tokens) * BLOCK, 0, 0
+    digest = StreamingDigest(size)
+    reporter.step(0, total, message)
+    with open(out, "wb") as fh:
+        fh.truncate(size)
+        for index, data in read_blocks(aws, snapshot_id, tokens, parallel):
+            offset = index * BLOCK
+            data = data[:size - offset]
+            if offset > position:
+                digest.update(None, offset - position)
+            digest.update(data)
+            position = offset + len(data)
+            if data.count(0) != len(data):
+                os.pwrite(fh.fileno(), data, offset)
+            done += BLOCK
+            reporter.step(done, total, message)
+    if size > position:
+        digest.update(None, size - position)
+    return digest.hexdigest(), len(tokens)

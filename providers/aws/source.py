@@ -9,14 +9,12 @@ id) and the new one; the committed snapshot is kept until the replica names a ne
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 from marshmallow import ValidationError
 
-from conversion.checksum import StreamingDigest
-from providers.aws.blocks import BLOCK, GIB, changed_blocks, delete_snapshot, get_block, listed_blocks, read_blocks
+from providers.aws.blocks import BLOCK, GIB, changed_blocks, delete_snapshot, get_block, listed_blocks, snapshot_to_file
 from providers.aws.client import INSTANCE_TAG, MIGRATION_TAG, Aws, tag_dict, tag_list, wait_for
 from providers.aws.options import SourceOptions, load_connection, load_source
 from providers.types import (
@@ -209,32 +207,12 @@ class AwsExporter:
                 delete_snapshot(self.aws, snapshot_id)
 
     def _read_snapshot(self, snapshot_id: str, disk: DiskInfo, ctx: MigrationContext, reporter: Reporter) -> DiskRef:
-        size = disk.size_bytes
         ctx.staging_dir.mkdir(parents=True, exist_ok=True)
         out = ctx.staging_dir / f"{disk.id}.raw"
-        tokens = {i: t for i, t in listed_blocks(self.aws, snapshot_id).items() if i * BLOCK < size}
-        total, done = len(tokens) * BLOCK, 0
-        digest = StreamingDigest(size)
-        position = 0
-        message = f"reading {disk.id} from snapshot {snapshot_id}"
-        reporter.step(0, total, message)
-        with open(out, "wb") as fh:
-            fh.truncate(size)
-            for index, data in read_blocks(self.aws, snapshot_id, tokens, self.options.parallel_reads):
-                offset = index * BLOCK
-                data = data[:size - offset]
-                if offset > position:
-                    digest.update(None, offset - position)
-                digest.update(data)
-                position = offset + len(data)
-                if data.count(0) != len(data):
-                    os.pwrite(fh.fileno(), data, offset)
-                done += BLOCK
-                reporter.step(done, total, message)
-        if size > position:
-            digest.update(None, size - position)
-        reporter.info(f"disk {disk.id}: {len(tokens)} blocks read from snapshot {snapshot_id}")
-        return DiskRef(disk.id, str(out), "raw", size, digest.hexdigest())
+        digest, count = snapshot_to_file(self.aws, snapshot_id, disk.size_bytes, out, reporter,
+                                         f"reading {disk.id} from snapshot {snapshot_id}", self.options.parallel_reads)
+        reporter.info(f"disk {disk.id}: {count} blocks read from snapshot {snapshot_id}")
+        return DiskRef(disk.id, str(out), "raw", disk.size_bytes, digest)
 
     # ------------------------------------------------------------------ change tracking
 
