@@ -8,32 +8,17 @@ is the instance reaching ``running``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
 from conversion import checksum
-from coriolis_tasks.pipeline import QUEUES
 from providers.aws.blocks import BLOCK, listed_blocks, read_blocks
 from providers.aws.client import Aws
 from providers.aws.options import load_connection
-from tests.coriolis_tasks.fleets import Fleet, private_database
 from tests.coriolis_tasks.helpers import wait_finished
 from tests.fixtures.guest import ensure_guest, make_ova_copy
 
 pytestmark = [pytest.mark.slow, pytest.mark.root]
-
-
-@pytest.fixture(scope="module")
-def fleet() -> Iterator[Fleet]:
-    with private_database("aws") as url:
-        fleet = Fleet("aws", url, {"all": (",".join(QUEUES), 3)}, {"CORIOLIS_ALLOW_PRIVATE_ENDPOINTS": "1"})
-        try:
-            fleet.start_api()
-            fleet.wait_ready()
-            yield fleet
-        finally:
-            fleet.stop()
 
 
 def migration_body(guest, library, account, **target) -> dict:
