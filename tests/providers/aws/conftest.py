@@ -15,6 +15,8 @@ from providers import netpolicy
 from providers.aws.blocks import BLOCK
 from providers.types import MigrationContext
 from tests.coriolis_tasks.fleets import Fleet, private_database
+from tests.fixtures.azure_arm_fake import azure_arm  # noqa: F401 (session fixture, AWS -> Azure)
+from tests.fixtures.azurite import azurite  # noqa: F401 (session fixture, AWS -> Azure)
 from tests.fixtures.moto_server import MotoServer, moto_server  # noqa: F401 (session fixture)
 
 MIB = 1 << 20
@@ -102,25 +104,28 @@ class SourceInstance:
 
 
 def make_source_instance(account: Account, tmp_path: Path, name: str, sizes_mib: tuple[int, ...] = (24, 8),
-                         ) -> SourceInstance:
-    """Volumes written through EBS direct from local raw files, attached to a new instance (moto bridge 1 makes
-    the instance's volumes carry those blocks)."""
-    from providers.aws.blocks import file_blocks, write_snapshot
+                         raws: list[Path] | None = None) -> SourceInstance:
+    """Volumes written through EBS direct from local raw files (``raws``, or made up ones of ``sizes_mib``),
+    attached to a new instance (moto bridge 1 makes the instance's volumes carry those blocks)."""
+    from providers.aws.blocks import file_blocks, volume_gib, write_snapshot
     from providers.aws.client import Aws
     from providers.aws.options import load_connection
     from providers.types import NullReporter
 
     aws = Aws(load_connection(account.moto.connection_info()))
     ec2 = account.moto.client("ec2")
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]
-    raws, mappings = [], []
-    for n, mib in enumerate(sizes_mib):
-        raw = make_raw(tmp_path / f"{name}-vol{n}.raw", mib * MIB, {0: None, 5: None, 2 * n + 9: None})
-        stats = write_snapshot(aws, file_blocks(raw, mib * MIB), mib * MIB, {"seed": name}, "seed", NullReporter(),
-                               "seed")
-        raws.append(raw)
+    image = next(i for i in ec2.describe_images(Owners=["amazon"])["Images"]
+                 if not i.get("Platform") and i.get("RootDeviceType") == "ebs")  # a Linux AMI
+    if raws is None:
+        raws = [make_raw(tmp_path / f"{name}-vol{n}.raw", mib * MIB, {0: None, 5: None, 2 * n + 9: None})
+                for n, mib in enumerate(sizes_mib)]
+    mappings = []
+    for n, raw in enumerate(raws):
+        size = raw.stat().st_size
+        stats = write_snapshot(aws, file_blocks(raw, size), size, {"seed": name}, "seed", NullReporter(), "seed")
         mappings.append({"DeviceName": image["RootDeviceName"] if n == 0 else f"/dev/sd{'fgh'[n - 1]}",
-                         "Ebs": {"SnapshotId": stats.snapshot_id, "VolumeSize": 1, "DeleteOnTermination": True}})
+                         "Ebs": {"SnapshotId": stats.snapshot_id, "VolumeSize": volume_gib(size),
+                                 "DeleteOnTermination": True}})
     made = ec2.run_instances(ImageId=image["ImageId"], InstanceType="t3.small", MinCount=1, MaxCount=1,
                              SubnetId=account.subnets["prod"], BlockDeviceMappings=mappings,
                              TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": name}]}])
