@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from coriolis_tasks.pipeline import QUEUES
 from providers import netpolicy
 from providers.aws.blocks import BLOCK
 from providers.types import MigrationContext
-from tests.coriolis_tasks.fleets import Fleet, private_database
 from tests.fixtures.azure_arm_fake import azure_arm  # noqa: F401 (session fixture, AWS -> Azure)
 from tests.fixtures.azurite import azurite  # noqa: F401 (session fixture, AWS -> Azure)
 from tests.fixtures.moto_server import MotoServer, moto_server  # noqa: F401 (session fixture)
@@ -62,19 +59,6 @@ def account(moto_server) -> Account:  # noqa: F811
     key = f"key-{uuid.uuid4().hex[:6]}"
     ec2.create_key_pair(KeyName=key)
     return Account(moto_server, subnets, group, key)
-
-
-@pytest.fixture(scope="session")
-def fleet() -> Iterator[Fleet]:
-    """The API and workers in processes of their own that may reach moto on 127.0.0.1."""
-    with private_database("aws") as url:
-        fleet = Fleet("aws", url, {"all": (",".join(QUEUES), 3)}, {"CORIOLIS_ALLOW_PRIVATE_ENDPOINTS": "1"})
-        try:
-            fleet.start_api()
-            fleet.wait_ready()
-            yield fleet
-        finally:
-            fleet.stop()
 
 
 @pytest.fixture
