@@ -17,6 +17,7 @@ from coriolis.database.models import ReplicaDisk, utcnow
 from coriolis.database.session import session_scope
 from coriolis_tasks import staging
 from coriolis_tasks.runtime import StageRun
+from coriolis_tasks.snapshot_replicas import clone_snapshot_replica, sync_snapshot_replica
 from coriolis_tasks.stages import StageError, register_stage
 from providers.types import (
     ChangedAreas,
@@ -30,6 +31,7 @@ from providers.types import (
     ProviderError,
     ReplicaStore,
     Reporter,
+    SnapshotReplicaStore,
     VmInfo,
 )
 
@@ -38,9 +40,9 @@ def _stem(disk_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", disk_id)
 
 
-def _replica_store(run: StageRun) -> ReplicaStore:
+def _replica_store(run: StageRun) -> ReplicaStore | SnapshotReplicaStore:
     importer = run.importer()
-    if not isinstance(importer, ReplicaStore):
+    if not isinstance(importer, SnapshotReplicaStore | ReplicaStore):
         raise ProviderError(f"destination {run.migration.destination['type']!r} cannot keep replica disks")
     return importer
 
@@ -168,8 +170,10 @@ def sync_disk(
     return stats, "full_copy" if stats.full else "hash_compare"
 
 
-def _sync_once(run: StageRun, store: ReplicaStore, label: str) -> dict[str, Any]:
+def _sync_once(run: StageRun, store: ReplicaStore | SnapshotReplicaStore, label: str) -> dict[str, Any]:
     """One pass: bring the replica up to the source, record the generation it now holds."""
+    if isinstance(store, SnapshotReplicaStore):
+        return sync_snapshot_replica(run, store, label)
     vm = run.vm()
     disk = vm.disk(run.disk_id or "")
     replica_dir = store.replica_dir(run.migration.transfer_id, run.instance)
@@ -236,6 +240,9 @@ def finalize_execution(run: StageRun) -> dict[str, Any]:
 
 def clone_disk(run: StageRun) -> dict[str, Any]:
     """Copy a replica disk into staging in the destination's format, leaving the replica untouched."""
+    importer = run.importer()
+    if isinstance(importer, SnapshotReplicaStore):
+        return clone_snapshot_replica(run, importer)
     with session_scope(run.settings.database_url) as s:
         row = _replica_row(s, run)
         if row is None:

@@ -366,6 +366,46 @@ class ReplicaStore(Protocol):
         """Remove every replica disk of the instance; safe to repeat."""
 
 
+@dataclass(frozen=True)
+class ReplicaWrite:
+    """What one sync wrote into a snapshot replica: where the replica now is, and how much was written.
+
+    ``checksum`` is the content checksum when the write covered the whole disk; None after an
+    incremental write over a parent (the blocks themselves are checksummed by the store).
+    """
+
+    location: str
+    blocks_written: int
+    bytes_written: int
+    full: bool
+    checksum: str | None = None
+
+
+@runtime_checkable
+class SnapshotReplicaStore(Protocol):
+    """A destination whose replica of a disk is its own snapshot, not a file (optional: EBS snapshots).
+
+    Each sync writes a new snapshot: over the previous one (only the changed areas), or on its own
+    (the whole disk). The previous snapshot is forgotten only once the new location is committed.
+    """
+
+    replica_block_size: int
+
+    def write_replica(self, transfer_id: str, instance: str, disk: DiskInfo, parent: str | None,
+                      source: Path | Iterator[tuple[int, bytes]], reporter: Reporter) -> ReplicaWrite:
+        """A new snapshot of ``disk``: a raw file's data (``parent`` None), or ``(offset, data)`` pieces
+        aligned to ``replica_block_size`` written over ``parent``."""
+
+    def read_replica(self, location: str, size: int, out: Path, reporter: Reporter) -> str:
+        """The replica's content into the raw file ``out``; returns its content checksum."""
+
+    def forget_replica(self, location: str) -> None:
+        """Delete a replica snapshot a newer one replaced; safe to repeat."""
+
+    def delete_replicas(self, transfer_id: str, instance: str) -> None:
+        """Remove every replica snapshot of the instance; safe to repeat."""
+
+
 @runtime_checkable
 class PowerControl(Protocol):
     """A source that can shut its instances down (an optional ability: live migration's cutover)."""
