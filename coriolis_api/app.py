@@ -19,6 +19,7 @@ from coriolis_api.resources import (
     endpoints,
     executions,
     migrations,
+    minion_pools,
     providers,
     schedules,
     transfers,
@@ -77,7 +78,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings.auth_strategy == "noauth":
         log.warning("auth_strategy is noauth: the API trusts every caller; use keystone in production")
     api = CoriolisApi(app, spec_kwargs={"extra_plugins": [openapi.CoriolisDocs()]})
-    for module in (migrations, endpoints, providers, transfers, executions, deployments, schedules):
+    for module in (
+        migrations, endpoints, providers, transfers, executions, deployments, schedules, minion_pools,
+    ):
         api.register_blueprint(module.blp)
     app.register_error_handler(Exception, errors.unexpected_error)
     auth.install(app, settings)

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from coriolis import trusts
 from coriolis.config import Settings
-from coriolis.database.models import Migration, ReplicaDisk, Transfer
+from coriolis.database.models import Migration, ReplicaDisk, Transfer, utcnow
 from coriolis.database.session import session_scope
 from coriolis.statuses import FINISHED_MIGRATION, MigrationStatus
 from coriolis_tasks import control, pipeline
@@ -26,6 +26,13 @@ COPIED = (
     "instances",
     "notes",
 )
+
+
+# what a transfer's PUT and its delete-disks action leave in its executions list (completed at once,
+# no tasks): upstream answers both with an execution, and clients read it
+TRANSFER_UPDATE = "transfer_update"
+DISKS_DELETE = "transfer_disks_delete"
+EXECUTION_FAMILY = (pipeline.EXECUTION, TRANSFER_UPDATE, DISKS_DELETE)
 
 
 class RunConflict(Exception):
@@ -49,12 +56,7 @@ def new_run(session, transfer: Transfer, kind: str, user_id: str, options: dict[
         raise RunConflict(
             f"transfer has an unfinished {running.type.replace('_', ' ')} {running.id} ({running.status})"
         )
-    number = (
-        session.scalar(
-            select(func.max(Migration.number)).where(Migration.transfer_id == transfer.id, Migration.type == kind)
-        )
-        or 0
-    ) + 1
+    number = _next_number(session, transfer.id, kind)
     run = Migration(
         project_id=transfer.project_id,
         user_id=user_id,
@@ -73,6 +75,37 @@ def new_run(session, transfer: Transfer, kind: str, user_id: str, options: dict[
     session.add(run)
     session.flush()
     control.add_info_tasks(session, run)
+    return run
+
+
+def _next_number(session, transfer_id: str, kind: str) -> int:
+    kinds = EXECUTION_FAMILY if kind in EXECUTION_FAMILY else (kind,)
+    last = session.scalar(
+        select(func.max(Migration.number)).where(Migration.transfer_id == transfer_id, Migration.type.in_(kinds))
+    )
+    return (last or 0) + 1
+
+
+def record_action(session, transfer: Transfer, kind: str, user_id: str) -> Migration:
+    """A completed run of ``kind`` (``TRANSFER_UPDATE``, ``DISKS_DELETE``): what the API did at once, on record."""
+    now = utcnow()
+    run = Migration(
+        project_id=transfer.project_id,
+        user_id=user_id,
+        status=MigrationStatus.COMPLETED,
+        type=kind,
+        transfer_id=transfer.id,
+        number=_next_number(session, transfer.id, kind),
+        options={"scenario": transfer.scenario},
+        origin={"type": _endpoint_type(session, transfer.origin_endpoint_id)},
+        destination={"type": _endpoint_type(session, transfer.destination_endpoint_id)},
+        dispatched=True,
+        finished_at=now,
+        **{k: getattr(transfer, k) for k in COPIED},
+        user_scripts=transfer.user_scripts,
+    )
+    session.add(run)
+    session.flush()
     return run
 
 

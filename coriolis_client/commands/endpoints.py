@@ -170,7 +170,7 @@ def provider() -> None:
 def provider_list(cfg: Config):
     """List provider types and what each can be (source, destination)."""
     providers = cfg.client.providers.list()
-    rows = [{"type": name, "abilities": ", ".join(p["types"]), "description": p["description"]}
+    rows = [{"type": name, "abilities": ", ".join(p["abilities"]), "description": p["description"]}
             for name, p in sorted(providers.items())]
     show_list(rows, ("type", "abilities", "description"), cfg.fmt)
 

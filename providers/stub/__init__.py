@@ -11,11 +11,11 @@ from providers.stub.options import (
 from providers.stub.source import StubExporter
 
 
-def _exporter(connection_info, environment):
+def _exporter(connection_info, environment) -> StubExporter:
     return StubExporter(StubConnectionSchema().load(connection_info), StubSourceSchema().load(environment))
 
 
-def _importer(connection_info, environment):
+def _importer(connection_info, environment) -> StubImporter:
     return StubImporter(
         StubDestinationConnectionSchema().load(connection_info), StubDestinationSchema().load(environment)
     )

@@ -3,11 +3,12 @@
 from marshmallow import Schema, fields, validate
 
 from coriolis_api.pagination import PageArgs
+from coriolis_api.resources.nulls import OmitNulls
 
 NAME = validate.Length(min=1, max=255)
 
 
-class EndpointCreateBody(Schema):
+class EndpointCreateBody(OmitNulls):
     name = fields.String(required=True, validate=NAME)
     type = fields.String(required=True, validate=NAME)
     description = fields.String(load_default="", validate=validate.Length(max=4096))
@@ -15,7 +16,7 @@ class EndpointCreateBody(Schema):
     mapped_regions = fields.List(fields.String(), load_default=list)
 
 
-class EndpointUpdateBody(Schema):
+class EndpointUpdateBody(OmitNulls):
     name = fields.String(validate=NAME)
     description = fields.String(validate=validate.Length(max=4096))
     connection_info = fields.Dict(keys=fields.String())

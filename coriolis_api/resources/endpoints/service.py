@@ -5,14 +5,18 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
+import time
 from typing import Any
 
+import regex
 from celery.exceptions import TimeoutError as CeleryTimeout
 from flask_smorest import abort
 from sqlalchemy import select
 from sqlalchemy.orm import defer
 
 from coriolis.config import Settings
+from coriolis.database import redaction
 from coriolis.database.models import Endpoint, Migration, utcnow
 from coriolis.statuses import FINISHED_MIGRATION
 from coriolis_api.context import RequestContext
@@ -20,7 +24,9 @@ from coriolis_api.pagination import paginate
 from coriolis_api.resources.common import check_id, provider_for, shown_connection_info, validate_connection_info
 from providers.registry import UnknownProvider, get_provider
 
-SORT_KEYS = ("created_at", "id", "name", "type")
+BASE64URL = re.compile(r"[A-Za-z0-9_-]+={0,2}")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+SORT_KEYS = ("created_at", "updated_at", "id", "name", "type", "description")
 WORKER_TIMEOUT = 60
 
 
@@ -53,6 +59,10 @@ def list_(session, ctx: RequestContext, args: dict, settings: Settings) -> list[
 def update(session, ctx: RequestContext, endpoint_id: str, body: dict[str, Any]) -> Endpoint:
     endpoint = get(session, ctx, endpoint_id)
     if "connection_info" in body:
+        try:
+            body["connection_info"] = redaction.unmask(body["connection_info"], endpoint.connection_info)
+        except redaction.MaskWithoutValue as exc:
+            abort(400, message=f"connection_info.{exc}: *** stands for a stored secret, and none is stored there")
         validate_connection_info(provider_for_type(endpoint.type), body["connection_info"])
     for key, value in body.items():
         setattr(endpoint, key, value)
@@ -82,25 +92,84 @@ def delete(session, ctx: RequestContext, endpoint_id: str) -> None:
     endpoint.deleted_at = utcnow()
 
 
-def ask_worker(task_name: str, *args: Any) -> Any:
-    """Run an inventory call on a worker (where secrets are resolved) and wait for its answer."""
+def _ask(task_name: str, *args: Any) -> dict[str, Any]:
     from coriolis_tasks.app import celery_app
 
     try:
-        answer = celery_app.send_task(task_name, args=args).get(timeout=WORKER_TIMEOUT)
+        return celery_app.send_task(task_name, args=args).get(timeout=WORKER_TIMEOUT)
     except CeleryTimeout:
         abort(504, message="no worker answered in time; are the control workers running?")
+
+
+def _value(answer: dict[str, Any]) -> Any:
     if not answer["ok"]:
         abort(404 if answer.get("not_found") else 400, message=answer["message"])
     return answer["value"]
 
 
+def ask_worker(task_name: str, *args: Any) -> Any:
+    """Run an inventory call on a worker (where secrets are resolved) and wait for its answer."""
+    return _value(_ask(task_name, *args))
+
+
+def decoded_instance_id(text: str) -> str | None:
+    """``text`` read as upstream clients encode an instance id in a path (URL-safe base64 of its UTF-8), or None
+    when it is not that (not canonical base64, or not UTF-8 text without control characters)."""
+    if not text or len(text) % 4 or not BASE64URL.fullmatch(text):
+        return None
+    try:
+        decoded = base64.urlsafe_b64decode(text).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    if not decoded or CONTROL.search(decoded) or base64.urlsafe_b64encode(decoded.encode()).decode() != text:
+        return None
+    return decoded
+
+
+def instance(endpoint: Endpoint, instance_id: str) -> dict[str, Any]:
+    """One instance, named by its id in URL-safe base64 (upstream clients) or literally (older clients).
+
+    The base64 reading is tried first; when it names no instance, the literal one is (an id such as
+    ``abcd`` is valid base64 of other bytes).
+    """
+    decoded = decoded_instance_id(instance_id)
+    if decoded is not None:
+        answer = _ask("coriolis.control.get_instance", endpoint.id, decoded)
+        if answer["ok"] or not answer.get("not_found"):
+            return _value(answer)
+    return ask_worker("coriolis.control.get_instance", endpoint.id, instance_id)
+
+
+NAME_MATCH_SECONDS = 2.0
+
+
+def _matching(rows: list[dict[str, Any]], pattern: str) -> list[dict[str, Any]]:
+    """Rows whose name matches the regular expression ``pattern`` (searched, as upstream filters), with a
+    time limit for the whole list: a pattern that backtracks without end gets 400, never a stuck thread."""
+    try:
+        compiled = regex.compile(pattern)
+    except regex.error as exc:
+        abort(400, message=f"name is not a valid regular expression: {exc}")
+    deadline = time.monotonic() + NAME_MATCH_SECONDS
+    out = []
+    for row in rows:
+        left = deadline - time.monotonic()
+        try:
+            if left <= 0 or compiled.search(row["name"], timeout=left):
+                out.append(row)
+        except TimeoutError:
+            left = 0
+        if left <= 0:
+            abort(400, message="name: the regular expression takes too long to match")
+    return out
+
+
 def instances(endpoint: Endpoint, args: dict) -> list[dict[str, Any]]:
-    """The endpoint's instances, filtered by name and paged by marker (an instance id)."""
+    """The endpoint's instances, filtered by name (a regular expression) and paged by marker (an instance id)."""
     provider_for(endpoint.type, "source")
     rows = ask_worker("coriolis.control.list_instances", endpoint.id)
     if args.get("name"):
-        rows = [r for r in rows if args["name"].lower() in r["name"].lower()]
+        rows = _matching(rows, args["name"])
     rows.sort(key=lambda r: r["id"])
     if args.get("marker"):
         ids = [r["id"] for r in rows]

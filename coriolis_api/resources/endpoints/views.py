@@ -113,8 +113,9 @@ class EndpointStorage(MethodView):
 class EndpointInstance(MethodView):
     @blp.response(200, schemas.InstanceResponse)
     def get(self, project_id, endpoint_id, instance_id):
-        """Show one instance of the endpoint, with its devices."""
+        """Show one instance of the endpoint, with its devices; its id in URL-safe base64 (as upstream clients
+        send it) or literal."""
         check_instance_id(instance_id)
         with db_session() as s:
             endpoint = service.get(s, current(project_id, "endpoint:show_instance"), endpoint_id)
-        return {"instance": service.ask_worker("coriolis.control.get_instance", endpoint.id, instance_id)}
+        return {"instance": service.instance(endpoint, instance_id)}
