@@ -17,7 +17,7 @@ from sqlalchemy.orm import defer
 
 from coriolis.config import Settings
 from coriolis.database import redaction
-from coriolis.database.models import Endpoint, Migration, utcnow
+from coriolis.database.models import Endpoint, Migration, Transfer, utcnow
 from coriolis.statuses import FINISHED_MIGRATION
 from coriolis_api.context import RequestContext
 from coriolis_api.pagination import paginate
@@ -88,6 +88,14 @@ def delete(session, ctx: RequestContext, endpoint_id: str) -> None:
     ).first()
     if in_use:
         abort(409, message=f"endpoint is used by migration {in_use}, which has not finished")
+    transfer = session.scalars(
+        select(Transfer.id).where(
+            (Transfer.origin_endpoint_id == endpoint.id) | (Transfer.destination_endpoint_id == endpoint.id),
+            Transfer.deleted.is_(False),
+        )
+    ).first()
+    if transfer:
+        abort(409, message=f"endpoint is used by transfer {transfer}: delete the transfer first")
     endpoint.deleted = True
     endpoint.deleted_at = utcnow()
 
