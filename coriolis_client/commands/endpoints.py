@@ -158,7 +158,10 @@ def storage(cfg: Config, endpoint_ref, env_text):
     """List an endpoint's storage backends (the names storage mappings use)."""
     mgr = cfg.client.endpoints
     found = mgr.storage(mgr.find(endpoint_ref)["id"], _env(env_text))
-    show_list(found["storage_backends"], STORAGE_COLUMNS, cfg.fmt)
+    # what the provider adds (capacity, free space) comes under upstream's additional_provider_properties
+    rows = [{**(b.get("additional_provider_properties") or {}), "id": b["id"], "name": b["name"]}
+            for b in found["storage_backends"]]
+    show_list(rows, STORAGE_COLUMNS, cfg.fmt)
 
 
 @click.group("provider")

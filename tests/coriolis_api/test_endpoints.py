@@ -105,6 +105,6 @@ def test_networks_and_storage_routes_check_the_endpoint_and_env_before_asking_a_
     resp = client.get(f"/v1/{project}/endpoints/{eid}/networks", query_string={"env": '{"k": 1}'})
     assert resp.get_json() == {"networks": [{"id": "n1", "name": "n1"}]}
     resp = client.get(f"/v1/{project}/endpoints/{eid}/storage")
-    assert resp.get_json() == {"storage": {"storage_backends": [{"id": "n1", "name": "n1"}], "config_default": None}}
+    assert resp.get_json() == {"storage": {"storage_backends": [{"id": "n1", "name": "n1"}]}}
     assert asked == [("coriolis.control.list_networks", (eid, {"k": 1})),
                      ("coriolis.control.list_storage", (eid, None))]

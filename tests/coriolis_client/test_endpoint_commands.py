@@ -99,4 +99,4 @@ def test_client_networks_and_storage(api_url, project):
     endpoint = client.endpoints.create("lib", "stub", {"networks": ["n1"]})
     assert [n["id"] for n in client.endpoints.networks(endpoint["id"])] == ["n1"]
     storage = client.endpoints.storage(endpoint["id"], env={"disks": 2})
-    assert storage["config_default"] is None and [b["id"] for b in storage["storage_backends"]] == ["stub-storage"]
+    assert "config_default" not in storage and [b["id"] for b in storage["storage_backends"]] == ["stub-storage"]

@@ -86,7 +86,7 @@ class NetworkListResponse(Schema):
 
 class StorageOut(Schema):
     storage_backends = fields.List(fields.Dict())
-    config_default = fields.String(allow_none=True)
+    config_default = fields.String(metadata={"description": "only when the provider has a default"})
 
 
 class StorageResponse(Schema):

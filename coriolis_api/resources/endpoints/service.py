@@ -20,6 +20,7 @@ from coriolis.database import redaction
 from coriolis.database.models import Endpoint, Migration, Transfer, utcnow
 from coriolis.statuses import FINISHED_MIGRATION
 from coriolis_api.context import RequestContext
+from coriolis_api.documents import instance_info, inventory
 from coriolis_api.pagination import paginate
 from coriolis_api.resources.common import check_id, provider_for, shown_connection_info, validate_connection_info
 from providers.registry import UnknownProvider, get_provider
@@ -144,18 +145,18 @@ def instance(endpoint: Endpoint, instance_id: str) -> dict[str, Any]:
     if decoded is not None:
         answer = _ask("coriolis.control.get_instance", endpoint.id, decoded)
         if answer["ok"] or not answer.get("not_found"):
-            return _value(answer)
-    return ask_worker("coriolis.control.get_instance", endpoint.id, instance_id)
+            return instance_info.export_info(_value(answer))
+    return instance_info.export_info(ask_worker("coriolis.control.get_instance", endpoint.id, instance_id))
 
 
 NAME_MATCH_SECONDS = 2.0
 
 
 def _matching(rows: list[dict[str, Any]], pattern: str) -> list[dict[str, Any]]:
-    """Rows whose name matches the regular expression ``pattern`` (searched, as upstream filters), with a
+    """Rows whose name matches the regular expression ``pattern`` (searched, ignoring case), with a
     time limit for the whole list: a pattern that backtracks without end gets 400, never a stuck thread."""
     try:
-        compiled = regex.compile(pattern)
+        compiled = regex.compile(pattern, regex.IGNORECASE)
     except regex.error as exc:
         abort(400, message=f"name is not a valid regular expression: {exc}")
     deadline = time.monotonic() + NAME_MATCH_SECONDS
@@ -175,7 +176,7 @@ def _matching(rows: list[dict[str, Any]], pattern: str) -> list[dict[str, Any]]:
 def instances(endpoint: Endpoint, args: dict) -> list[dict[str, Any]]:
     """The endpoint's instances, filtered by name (a regular expression) and paged by marker (an instance id)."""
     provider_for(endpoint.type, "source")
-    rows = ask_worker("coriolis.control.list_instances", endpoint.id)
+    rows = [instance_info.summary(r) for r in ask_worker("coriolis.control.list_instances", endpoint.id)]
     if args.get("name"):
         rows = _matching(rows, args["name"])
     rows.sort(key=lambda r: r["id"])
@@ -226,7 +227,7 @@ def storage(endpoint: Endpoint, args: dict) -> dict[str, Any]:
     """The endpoint's storage backends in upstream's shape: ``{"storage_backends", "config_default"}``."""
     provider_for_type(endpoint.type)
     rows = ask_worker("coriolis.control.list_storage", endpoint.id, parse_env(args.get("env")))
-    return {"storage_backends": rows, "config_default": None}
+    return inventory.storage(rows)
 
 
 def present(endpoint: Endpoint) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from coriolis.database.models import Endpoint, Migration, Task, utcnow
 from coriolis.progress import ProgressStore
 from coriolis.statuses import FINISHED_MIGRATION, MigrationStatus, TaskStatus
 from coriolis_api.context import RequestContext
+from coriolis_api.documents import instance_info, inventory
 from coriolis_api.pagination import paginate
 from coriolis_api.resources.common import (
     check_id,
@@ -241,7 +242,8 @@ def present(
     destination_info = shown_connection_info(migration, CONNECTION_COLUMNS[1])
     data["origin"] = {**migration.origin, "connection_info": origin_info}
     data["destination"] = {**migration.destination, "connection_info": destination_info}
-    data["info"] = {k: v.get("vm", {}) for k, v in (migration.info or {}).items()}
+    data["info"] = instance_info.run_info(migration.info)
+    data["storage_mappings"] = inventory.storage_mappings(migration.storage_mappings)
     data["last_execution_status"] = migration.status
     data.update(UPSTREAM_DEFAULTS, base_id=migration.id)
     if not with_tasks:

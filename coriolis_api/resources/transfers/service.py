@@ -10,6 +10,7 @@ from sqlalchemy import select
 from coriolis.config import Settings
 from coriolis.database.models import Endpoint, Migration, ReplicaDisk, Schedule, Transfer, utcnow
 from coriolis_api.context import RequestContext
+from coriolis_api.documents import instance_info, inventory
 from coriolis_api.pagination import paginate
 from coriolis_api.resources import user_scripts
 from coriolis_api.resources.common import check_id, provider_for, validate_with
@@ -159,7 +160,7 @@ def delete_disks(session, ctx: RequestContext, transfer_id: str) -> Migration:
 
 def present(session, transfer: Transfer) -> dict[str, Any]:
     data = {c.name: getattr(transfer, c.name) for c in Transfer.__table__.columns}
-    data["info"] = {k: v.get("vm", {}) for k, v in (transfer.info or {}).items()}
+    data["storage_mappings"] = inventory.storage_mappings(transfer.storage_mappings)
     runs = session.scalars(
         select(Migration)
         .where(Migration.transfer_id == transfer.id, Migration.type.in_(transfers.EXECUTION_FAMILY),
@@ -174,6 +175,11 @@ def present(session, transfer: Transfer) -> dict[str, Any]:
     data["last_execution_status"] = runs[-1].status if runs else None
     data.update(UPSTREAM_DEFAULTS, base_id=transfer.id, transfer_result=None, scenario_type=transfer.scenario)
     disks = session.scalars(select(ReplicaDisk).where(ReplicaDisk.transfer_id == transfer.id)).all()
+    volumes: dict[str, list[dict[str, Any]]] = {}
+    for d in disks:
+        volumes.setdefault(d.instance, []).append(
+            {"disk_id": d.disk_id, "size_bytes": d.size_bytes, "generation": d.generation})
+    data["info"] = instance_info.run_info(transfer.info, volumes)
     data["replica_disks"] = [
         {
             "instance": d.instance,
