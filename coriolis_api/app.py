@@ -22,6 +22,7 @@ from coriolis_api.resources import (
     minion_pools,
     providers,
     schedules,
+    services,
     transfers,
 )
 from providers import netpolicy
@@ -79,7 +80,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         log.warning("auth_strategy is noauth: the API trusts every caller; use keystone in production")
     api = CoriolisApi(app, spec_kwargs={"extra_plugins": [openapi.CoriolisDocs()]})
     for module in (
-        migrations, endpoints, providers, transfers, executions, deployments, schedules, minion_pools,
+        migrations, endpoints, providers, transfers, executions, deployments, schedules, minion_pools, services,
     ):
         api.register_blueprint(module.blp)
     app.register_error_handler(Exception, errors.unexpected_error)

@@ -48,6 +48,10 @@ DEFAULT_RULES: dict[str, str] = {
     "endpoint:list_storage": "rule:admin_or_owner",
     "provider:list": "rule:admin_or_owner",
     "provider:schemas": "rule:admin_or_owner",
+    # worker nodes and host diagnostics describe the service, not a project
+    "service:list": "rule:context_is_admin",
+    "service:show": "rule:context_is_admin",
+    "diagnostics:get": "rule:context_is_admin",
     **{
         f"{resource}:{verb}": "rule:admin_or_owner"
         for resource, verbs in {

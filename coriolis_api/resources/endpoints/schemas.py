@@ -93,6 +93,28 @@ class StorageResponse(Schema):
     storage = fields.Nested(StorageOut)
 
 
+class OptionsArgs(Schema):
+    env = fields.String(load_default=None, metadata={"description": "accepted and not needed (fixed choices)"})
+    options = fields.String(load_default=None, metadata={"description": "comma-separated option names"})
+    option_names = fields.String(load_default=None, metadata={"description": "same as options"})
+
+
+class SourceOptionsResponse(Schema):
+    source_options = fields.List(fields.Dict())
+
+
+class DestinationOptionsResponse(Schema):
+    destination_options = fields.List(fields.Dict())
+
+
+class SourcePoolOptionsResponse(Schema):
+    source_minion_pool_options = fields.List(fields.Dict())
+
+
+class DestinationPoolOptionsResponse(Schema):
+    destination_minion_pool_options = fields.List(fields.Dict())
+
+
 class ValidationResponse(Schema):
     validate_connection = fields.Dict(data_key="validate-connection")
 
