@@ -21,6 +21,7 @@ from coriolis_api.resources import (
     migrations,
     minion_pools,
     providers,
+    regions,
     schedules,
     services,
     transfers,
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api = CoriolisApi(app, spec_kwargs={"extra_plugins": [openapi.CoriolisDocs()]})
     for module in (
         migrations, endpoints, providers, transfers, executions, deployments, schedules, minion_pools, services,
+        regions,
     ):
         api.register_blueprint(module.blp)
     app.register_error_handler(Exception, errors.unexpected_error)

@@ -52,6 +52,10 @@ DEFAULT_RULES: dict[str, str] = {
     "service:list": "rule:context_is_admin",
     "service:show": "rule:context_is_admin",
     "diagnostics:get": "rule:context_is_admin",
+    # regions are the service's: every project lists them, admins change them
+    "region:create": "rule:context_is_admin",
+    "region:update": "rule:context_is_admin",
+    "region:delete": "rule:context_is_admin",
     **{
         f"{resource}:{verb}": "rule:admin_or_owner"
         for resource, verbs in {

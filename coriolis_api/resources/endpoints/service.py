@@ -23,6 +23,7 @@ from coriolis_api.context import RequestContext
 from coriolis_api.documents import instance_info, inventory
 from coriolis_api.pagination import paginate
 from coriolis_api.resources.common import check_id, provider_for, shown_connection_info, validate_connection_info
+from coriolis_api.resources.regions import views as regions
 from providers.registry import UnknownProvider, get_provider
 
 BASE64URL = re.compile(r"[A-Za-z0-9_-]+={0,2}")
@@ -37,6 +38,7 @@ def create(session, ctx: RequestContext, body: dict[str, Any]) -> Endpoint:
     except UnknownProvider:
         abort(400, message=f"unknown provider type {body['type']!r}")
     validate_connection_info(spec, body["connection_info"])
+    regions.check_regions(session, body["mapped_regions"])
     endpoint = Endpoint(project_id=ctx.project_id, user_id=ctx.user_id, **body)
     session.add(endpoint)
     session.flush()
@@ -65,6 +67,8 @@ def update(session, ctx: RequestContext, endpoint_id: str, body: dict[str, Any])
         except redaction.MaskWithoutValue as exc:
             abort(400, message=f"connection_info.{exc}: *** stands for a stored secret, and none is stored there")
         validate_connection_info(provider_for_type(endpoint.type), body["connection_info"])
+    if "mapped_regions" in body:
+        regions.check_regions(session, body["mapped_regions"])
     for key, value in body.items():
         setattr(endpoint, key, value)
     endpoint.updated_at = utcnow()
