@@ -1,6 +1,6 @@
 """Options of the stub provider: sizes, throttling and failure injection."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, post_load, validate
 
 from providers.netpolicy import AllowedHost
 
@@ -60,8 +60,19 @@ class StubSourceSchema(Schema):
     )
 
 
+DEFAULT_STORAGE_DIR = "/tmp/coriolis-stub-destination"
+
+
 class StubDestinationConnectionSchema(Schema):
-    storage_dir = fields.String(load_default="/tmp/coriolis-stub-destination")
+    # null, as the shared connection schema (StubConnectionSchema) allows it, means the default here too
+    storage_dir = fields.String(load_default=DEFAULT_STORAGE_DIR, allow_none=True)
+
+    @post_load
+    def default_storage_dir(self, data, **_kwargs):
+        if data.get("storage_dir") is None:
+            data["storage_dir"] = DEFAULT_STORAGE_DIR
+        return data
+
     password = fields.String(load_default=None, metadata={"description": "not used (secret-handling tests)"})
     host = fields.String(load_default=None, validate=AllowedHost())
     instances = fields.List(fields.String(), load_default=None)
