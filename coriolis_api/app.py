@@ -19,8 +19,11 @@ from coriolis_api.resources import (
     endpoints,
     executions,
     migrations,
+    minion_pools,
     providers,
+    regions,
     schedules,
+    services,
     transfers,
 )
 from providers import netpolicy, registry
@@ -78,7 +81,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings.auth_strategy == "noauth":
         log.warning("auth_strategy is noauth: the API trusts every caller; use keystone in production")
     api = CoriolisApi(app, spec_kwargs={"extra_plugins": [openapi.CoriolisDocs()]})
-    for module in (migrations, endpoints, providers, transfers, executions, deployments, schedules):
+    for module in (
+        migrations, endpoints, providers, transfers, executions, deployments, schedules, minion_pools, services,
+        regions,
+    ):
         api.register_blueprint(module.blp)
     app.register_error_handler(Exception, errors.unexpected_error)
     auth.install(app, settings)

@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from typing import Any
 
 from flask_smorest import abort
 from marshmallow import Schema, fields, validate
-from sqlalchemy import and_, or_
+from sqlalchemy import Boolean, DateTime, Integer, and_, func, literal, or_
 from sqlalchemy.sql import Select
+
+# what a NULL of a nullable sort column counts as (``updated_at`` of a record never updated...),
+# so that ordering and marker comparisons never meet a NULL
+_NULL_AS: list[tuple[type, Any]] = [(DateTime, datetime(1970, 1, 1)), (Boolean, False), (Integer, 0)]
+
+
+def _sort_expression(model, key: str):
+    column = getattr(model, key)
+    if not model.__table__.c[key].nullable:
+        return column, None
+    for kind, value in _NULL_AS:
+        if isinstance(column.type, kind):
+            return func.coalesce(column, literal(value, column.type)), value
+    return func.coalesce(column, literal("", column.type)), ""
 
 
 class PageArgs(Schema):
@@ -45,7 +61,8 @@ def paginate(session, query: Select, model, args: dict, allowed: tuple[str, ...]
     if "id" not in keys:
         keys.append("id")
         dirs.append(dirs[-1])
-    columns = [getattr(model, k) for k in keys]
+    sorted_by = [_sort_expression(model, k) for k in keys]
+    columns = [expression for expression, _null in sorted_by]
     query = query.order_by(*[c.asc() if d == "asc" else c.desc() for c, d in zip(columns, dirs, strict=True)])
     marker = args.get("marker")
     if marker:
@@ -53,6 +70,7 @@ def paginate(session, query: Select, model, args: dict, allowed: tuple[str, ...]
         if row is None or getattr(row, "deleted", False):
             abort(400, message=f"marker {marker} not found")
         values = [getattr(row, k) for k in keys]
+        values = [null if v is None else v for v, (_e, null) in zip(values, sorted_by, strict=True)]
         ors = []
         for i, (column, direction) in enumerate(zip(columns, dirs, strict=True)):
             equal = [columns[j] == values[j] for j in range(i)]

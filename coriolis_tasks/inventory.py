@@ -41,16 +41,24 @@ def _answer(call) -> dict[str, Any]:
                 "not_found": False}
 
 
+def _known_options(schema, env: dict[str, Any]) -> dict[str, Any]:
+    """The options of ``env`` the role's schema knows: coriolis-web sends its whole environment form (plus a
+    ``title``) to list networks and storage, and what the provider does not use must not refuse the call."""
+    names = {field.data_key or name for name, field in schema().fields.items()}
+    return {k: v for k, v in env.items() if k in names}
+
+
 def _inventory(endpoint_id: str, env: dict[str, Any] | None) -> NetworkInventory:
     """The endpoint's provider in the first role (source, then destination) that lists networks and storage."""
     with session_scope(get_settings().database_url) as s:
         endpoint = s.get(Endpoint, endpoint_id)
         ptype, info, project = endpoint.type, endpoint.connection_info, endpoint.project_id
     spec = get_provider(ptype)
-    factories = [f for f in (spec.exporter, spec.importer) if f is not None]
-    connection = resolve_connection_info(info, spec, project_id=project) if factories else {}
-    for factory in factories:
-        provider = factory(connection, dict(env or {}))
+    roles = [(f, schema) for f, schema in ((spec.exporter, spec.source_environment_schema),
+                                           (spec.importer, spec.destination_environment_schema)) if f is not None]
+    connection = resolve_connection_info(info, spec, project_id=project) if roles else {}
+    for factory, schema in roles:
+        provider = factory(connection, _known_options(schema, env or {}))
         if isinstance(provider, NetworkInventory):
             return provider
     raise ProviderError(f"provider {ptype!r} cannot list networks and storage backends")

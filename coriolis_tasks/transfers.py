@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from coriolis import quotas, trusts
 from coriolis.config import Settings, get_settings
-from coriolis.database.models import Migration, ReplicaDisk, Transfer
+from coriolis.database.models import Migration, ReplicaDisk, Transfer, utcnow
 from coriolis.database.session import session_scope
 from coriolis.statuses import FINISHED_MIGRATION, MigrationStatus
 from coriolis_tasks import control, pipeline
@@ -26,6 +26,13 @@ COPIED = (
     "instances",
     "notes",
 )
+
+
+# what a transfer's PUT and its delete-disks action leave in its executions list (completed at once,
+# no tasks): upstream answers both with an execution, and clients read it
+TRANSFER_UPDATE = "transfer_update"
+DISKS_DELETE = "transfer_disks_delete"
+EXECUTION_FAMILY = (pipeline.EXECUTION, TRANSFER_UPDATE, DISKS_DELETE)
 
 
 class RunConflict(Exception):
@@ -53,12 +60,7 @@ def new_run(session, transfer: Transfer, kind: str, user_id: str, options: dict[
         quotas.check_new_run(session, get_settings(), transfer.project_id)
     except quotas.QuotaExceeded as exc:
         raise RunConflict(str(exc)) from None
-    number = (
-        session.scalar(
-            select(func.max(Migration.number)).where(Migration.transfer_id == transfer.id, Migration.type == kind)
-        )
-        or 0
-    ) + 1
+    number = _next_number(session, transfer.id, kind)
     run = Migration(
         project_id=transfer.project_id,
         user_id=user_id,
@@ -77,6 +79,37 @@ def new_run(session, transfer: Transfer, kind: str, user_id: str, options: dict[
     session.add(run)
     session.flush()
     control.add_info_tasks(session, run)
+    return run
+
+
+def _next_number(session, transfer_id: str, kind: str) -> int:
+    kinds = EXECUTION_FAMILY if kind in EXECUTION_FAMILY else (kind,)
+    last = session.scalar(
+        select(func.max(Migration.number)).where(Migration.transfer_id == transfer_id, Migration.type.in_(kinds))
+    )
+    return (last or 0) + 1
+
+
+def record_action(session, transfer: Transfer, kind: str, user_id: str) -> Migration:
+    """A completed run of ``kind`` (``TRANSFER_UPDATE``, ``DISKS_DELETE``): what the API did at once, on record."""
+    now = utcnow()
+    run = Migration(
+        project_id=transfer.project_id,
+        user_id=user_id,
+        status=MigrationStatus.COMPLETED,
+        type=kind,
+        transfer_id=transfer.id,
+        number=_next_number(session, transfer.id, kind),
+        options={"scenario": transfer.scenario},
+        origin={"type": _endpoint_type(session, transfer.origin_endpoint_id)},
+        destination={"type": _endpoint_type(session, transfer.destination_endpoint_id)},
+        dispatched=True,
+        finished_at=now,
+        **{k: getattr(transfer, k) for k in COPIED},
+        user_scripts=transfer.user_scripts,
+    )
+    session.add(run)
+    session.flush()
     return run
 
 

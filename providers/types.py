@@ -75,10 +75,12 @@ class NicInfo:
 
 @dataclass(frozen=True)
 class ControllerInfo:
-    """A disk controller (``type``: ide, sata, lsilogic, pvscsi, virtio-scsi...)."""
+    """A disk controller (``type``: ide, sata, lsilogic, pvscsi, virtio-scsi...) and its bus number (the OVF
+    ``Address``, the n of VMware's ``scsi<n>``, libvirt's controller index) when known."""
 
     id: str
     type: str
+    bus_number: int | None = None
 
 
 @dataclass(frozen=True)

@@ -210,6 +210,16 @@ class Schedule(Timestamped, Base):
     last_fired_for: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
+class Region(Timestamped, Base):
+    """A region endpoints are mapped to (``mapped_regions``); regions are the service's, shared by projects."""
+
+    __tablename__ = "regions"
+
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
 def _keep_redacted(sibling: str):
     def on_set(target, value, _old, _initiator) -> None:
         if isinstance(value, Undecryptable):

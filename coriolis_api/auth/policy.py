@@ -51,6 +51,14 @@ DEFAULT_RULES: dict[str, str] = {
     # using a provider (endpoints, inline origin/destination, inventory): the local ones reach the
     # host's own directories, so only admins may by default
     **{f"provider:{kind}:use": "rule:context_is_admin" for kind in ("ova", "kvm", "stub")},
+    # worker nodes and host diagnostics describe the service, not a project
+    "service:list": "rule:context_is_admin",
+    "service:show": "rule:context_is_admin",
+    "diagnostics:get": "rule:context_is_admin",
+    # regions are the service's: every project lists them, admins change them
+    "region:create": "rule:context_is_admin",
+    "region:update": "rule:context_is_admin",
+    "region:delete": "rule:context_is_admin",
     **{
         f"{resource}:{verb}": "rule:admin_or_owner"
         for resource, verbs in {

@@ -54,7 +54,7 @@ def _endpoints(client: Client, plan: Plan, pre: Preflight) -> None:
             continue
         pre.endpoints[role] = endpoint
         pre.add("endpoint exists", ref, OK, f"{endpoint['type']} endpoint {endpoint['id']}")
-        abilities = (providers.get(endpoint["type"]) or {}).get("types", [])
+        abilities = (providers.get(endpoint["type"]) or {}).get("abilities", [])
         if ability not in abilities:
             pre.add("provider role", ref, FAILED, f"provider {endpoint['type']!r} cannot be a {ability}")
         result = client.endpoints.validate(endpoint["id"])

@@ -158,7 +158,10 @@ def storage(cfg: Config, endpoint_ref, env_text):
     """List an endpoint's storage backends (the names storage mappings use)."""
     mgr = cfg.client.endpoints
     found = mgr.storage(mgr.find(endpoint_ref)["id"], _env(env_text))
-    show_list(found["storage_backends"], STORAGE_COLUMNS, cfg.fmt)
+    # what the provider adds (capacity, free space) comes under upstream's additional_provider_properties
+    rows = [{**(b.get("additional_provider_properties") or {}), "id": b["id"], "name": b["name"]}
+            for b in found["storage_backends"]]
+    show_list(rows, STORAGE_COLUMNS, cfg.fmt)
 
 
 @click.group("provider")
@@ -170,7 +173,7 @@ def provider() -> None:
 def provider_list(cfg: Config):
     """List provider types and what each can be (source, destination)."""
     providers = cfg.client.providers.list()
-    rows = [{"type": name, "abilities": ", ".join(p["types"]), "description": p["description"]}
+    rows = [{"type": name, "abilities": ", ".join(p["abilities"]), "description": p["description"]}
             for name, p in sorted(providers.items())]
     show_list(rows, ("type", "abilities", "description"), cfg.fmt)
 

@@ -150,7 +150,7 @@ def parse_domain(xml_path: Path, image_roots: tuple[Path, ...]) -> Domain:
     vm = VmInfo(
         id=xml_path.stem, name=name, num_cpu=max(1, num_cpu), memory_mb=_memory_mb(root.find("memory")),
         os_type=_os_type(root), firmware_type=_firmware(root), disks=tuple(infos), nics=tuple(nics),
-        controllers=tuple(ControllerInfo(id=bus, type=bus) for bus in buses),
+        controllers=tuple(ControllerInfo(id=bus, type=bus, bus_number=0) for bus in buses),  # libvirt: index 0
         hostname=name, power_state="unknown",
     )
     return Domain(vm, tuple(disks))

@@ -219,7 +219,9 @@ def parse_ovf(data: bytes, instance_id: str) -> OvfDescriptor:
             units = parse_units(_text(item, "AllocationUnits") or "byte * 2^20")
             memory_mb = _int(_text(item, "VirtualQuantity"), "memory size") * units // MIB
         elif (ctype := _controller_type(rtype, subtype)) is not None:
-            controllers.append(ControllerInfo(id=instance, type=ctype))
+            address = _text(item, "Address") or ""
+            controllers.append(ControllerInfo(id=instance, type=ctype,
+                                              bus_number=int(address) if address.isdigit() else None))
         elif rtype == RT_DISK:
             host = _text(item, "HostResource") or ""
             disk_id = host.rsplit("/", 1)[-1]

@@ -55,9 +55,9 @@ def controllers(vmx: dict[str, str]) -> list[ControllerInfo]:
                 continue
             if bus == "scsi":
                 dev = vmx.get(f"{key}.virtualdev", "lsilogic").lower()
-                found.append(ControllerInfo(id=key, type=SCSI_TYPES.get(dev, dev)))
+                found.append(ControllerInfo(id=key, type=SCSI_TYPES.get(dev, dev), bus_number=n))
             else:
-                found.append(ControllerInfo(id=key, type=bus))
+                found.append(ControllerInfo(id=key, type=bus, bus_number=n))
     return found
 
 

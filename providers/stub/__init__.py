@@ -12,11 +12,11 @@ from providers.stub.source import StubExporter
 from providers.types import ProviderError
 
 
-def _exporter(connection_info, environment):
+def _exporter(connection_info, environment) -> StubExporter:
     return StubExporter(StubConnectionSchema().load(connection_info), StubSourceSchema().load(environment))
 
 
-def _importer(connection_info, environment):
+def _importer(connection_info, environment) -> StubImporter:
     connection = StubDestinationConnectionSchema().load(connection_info)
     if not connection["storage_dir"]:  # the worker sets the first allowed root when none was given
         raise ProviderError("the stub destination needs storage_dir")

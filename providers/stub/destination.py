@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -37,7 +39,11 @@ class StubImporter:
         return self.root / ctx.resource_name(ctx.staging_dir.name)
 
     def replica_dir(self, transfer_id: str, instance: str) -> Path:
-        return self.root / f"coriolis-replica-{transfer_id}-{instance}"
+        # one directory per instance whatever its name holds (a VMware path has slashes); the digest keeps
+        # two names that differ only in replaced characters apart
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", instance)[:64]
+        digest = hashlib.sha256(instance.encode()).hexdigest()[:8]
+        return self.root / f"coriolis-replica-{transfer_id}-{safe}-{digest}"
 
     def delete_replicas(self, transfer_id: str, instance: str) -> None:
         shutil.rmtree(self.replica_dir(transfer_id, instance), ignore_errors=True)

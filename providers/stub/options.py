@@ -58,8 +58,11 @@ class StubSourceSchema(Schema):
 
 
 class StubDestinationConnectionSchema(Schema):
+    # null (the shared connection schema allows it) means the default, as an omitted value does: the worker
+    # sets the first directory the operator allows for stub
     storage_dir = fields.String(
-        load_default=None, metadata={"description": "default: the first directory the operator allows for stub"}
+        load_default=None, allow_none=True,
+        metadata={"description": "default: the first directory the operator allows for stub"},
     )
     password = fields.String(load_default=None, metadata={"description": "not used (secret-handling tests)"})
     host = fields.String(load_default=None, validate=AllowedHost())

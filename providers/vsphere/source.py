@@ -102,7 +102,8 @@ def describe(vm: Any) -> VmInfo:
                 ip_addresses=addresses.get(mac, ()),
             ))
         elif kind == "controller":
-            controllers.append(ControllerInfo(id=str(device.key), type=controller_type(device) or "unknown"))
+            controllers.append(ControllerInfo(id=str(device.key), type=controller_type(device) or "unknown",
+                                              bus_number=getattr(device, "busNumber", None)))
     return VmInfo(
         id=vm._moId,
         name=vm.name,

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import uuid
 
+import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import text
 
@@ -78,7 +79,7 @@ def test_revision_0004_fills_existing_rows(private_db, keys):
     assert endpoints["e1"]["connection_info_redacted"] == {"view": {"password": "***"}, "key": ring.ids[1]}
     assert endpoints["e2"]["connection_info_redacted"] is None
     assert _siblings(private_db, "migrations")["m1"] == {
-        "origin_connection_info_redacted": {"view": {"username": "***", "password": "***"}, "key": ring.ids[0]},
+        "origin_connection_info_redacted": {"view": {"username": "u", "password": "***"}, "key": ring.ids[0]},
         "destination_connection_info_redacted": {"view": {}},
     }
 
@@ -101,3 +102,21 @@ def test_rotate_keys_moves_the_sibling_to_the_new_key(private_db, keys):
     # once the old key is dropped, the view is still shown: the new key sealed it
     assert redaction.shown(_siblings(private_db, "endpoints")[endpoint_id]["connection_info_redacted"],
                            encrypted.Keyring([new]).id_set) == {"password": "***"}
+
+
+def test_redaction_masks_only_secrets_and_keeps_json_types():
+    info = {"host": "vc.lab", "port": 443, "allow_untrusted": False, "password": PASSWORD, "regions": ["a", "b"],
+            "domain": None, "auth": {"user": "u", "application_credential_secret": "s3cr3t"}, "keys": [1, "x"]}
+    view = redaction.redact(info)
+    assert view == {"host": "vc.lab", "port": 443, "allow_untrusted": False, "password": "***",
+                    "regions": ["a", "b"], "domain": None,
+                    "auth": {"user": "***", "application_credential_secret": "***"}, "keys": ["***", "***"]}
+    assert PASSWORD not in json.dumps(view)
+
+
+def test_a_masked_value_sent_back_keeps_what_is_stored():
+    stored = {"host": "vc.lab", "password": PASSWORD, "nested": {"token": "t0k3n"}}
+    sent = {"host": "vc2.lab", "password": "***", "nested": {"token": "***"}}
+    assert redaction.unmask(sent, stored) == {"host": "vc2.lab", "password": PASSWORD, "nested": {"token": "t0k3n"}}
+    with pytest.raises(redaction.MaskWithoutValue, match="other"):
+        redaction.unmask({"other": "***"}, stored)

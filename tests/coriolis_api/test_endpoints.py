@@ -13,11 +13,16 @@ def _create(client, project, **fields):
 
 
 def test_crud_round_trip_with_redacted_connection_info(client, project):
-    resp = _create(client, project, description="lab", mapped_regions=["r1"])
+    region = client.post(f"/v1/{project}/regions", json={"region": {"name": "r1"}}).get_json()["region"]["id"]
+    assert _create(client, project, mapped_regions=["r1"]).status_code == 400  # a region is named by its id
+    resp = _create(client, project, description="lab", mapped_regions=[region])
     assert resp.status_code == 201, resp.get_json()
     endpoint = resp.get_json()["endpoint"]
-    assert endpoint["type"] == "stub" and endpoint["name"] == "src" and endpoint["mapped_regions"] == ["r1"]
-    assert endpoint["connection_info"] == {"instances": "***"}
+    assert endpoint["type"] == "stub" and endpoint["name"] == "src" and endpoint["mapped_regions"] == [region]
+    shown = client.get(f"/v1/{project}/regions/{region}").get_json()["region"]
+    assert shown["mapped_endpoints"] == [endpoint["id"]] and shown["name"] == "r1"
+    assert client.delete(f"/v1/{project}/regions/{region}").status_code == 409
+    assert endpoint["connection_info"] == {"instances": ["a", "b"]}  # no secret: shown as it is
     eid = endpoint["id"]
     assert client.get(f"/v1/{project}/endpoints/{eid}").get_json()["endpoint"]["description"] == "lab"
     resp = client.put(f"/v1/{project}/endpoints/{eid}", json={"endpoint": {"name": "renamed"}})
@@ -105,6 +110,6 @@ def test_networks_and_storage_routes_check_the_endpoint_and_env_before_asking_a_
     resp = client.get(f"/v1/{project}/endpoints/{eid}/networks", query_string={"env": '{"k": 1}'})
     assert resp.get_json() == {"networks": [{"id": "n1", "name": "n1"}]}
     resp = client.get(f"/v1/{project}/endpoints/{eid}/storage")
-    assert resp.get_json() == {"storage": {"storage_backends": [{"id": "n1", "name": "n1"}], "config_default": None}}
+    assert resp.get_json() == {"storage": {"storage_backends": [{"id": "n1", "name": "n1"}]}}
     assert asked == [("coriolis.control.list_networks", (eid, {"k": 1})),
                      ("coriolis.control.list_storage", (eid, None))]

@@ -15,7 +15,9 @@ def _post(client, project, body):
 
 def test_create_returns_the_upstream_shape_with_redacted_secrets(client, project):
     body = stub_migration(["vm-1"])
-    body["migration"]["origin"]["connection_info"] = {"instances": ["vm-1"], "storage_dir": "/tmp/secret-path"}
+    body["migration"]["origin"]["connection_info"] = {
+        "instances": ["vm-1"], "storage_dir": "/tmp/stub-src", "password": "secret-pw"
+    }
     resp = _post(client, project, body)
     assert resp.status_code == 202, resp.get_json()
     migration = resp.get_json()["migration"]
@@ -24,8 +26,9 @@ def test_create_returns_the_upstream_shape_with_redacted_secrets(client, project
     assert migration["status"] == "PENDING"
     assert migration["instances"] == ["vm-1"]
     assert migration["project_id"] == project
-    assert migration["origin"] == {"type": "stub", "connection_info": {"instances": "***", "storage_dir": "***"}}
-    assert "secret-path" not in resp.get_data(as_text=True)
+    shown_info = {"instances": ["vm-1"], "storage_dir": "/tmp/stub-src", "password": "***"}
+    assert migration["origin"] == {"type": "stub", "connection_info": shown_info}
+    assert "secret-pw" not in resp.get_data(as_text=True)
     assert migration["destination"]["type"] == "stub"
     shown = client.get(f"/v1/{project}/migrations/{migration['id']}").get_json()["migration"]
     assert shown["id"] == migration["id"]

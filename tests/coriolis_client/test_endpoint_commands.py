@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import requests
 import yaml
 
 from tests.coriolis_client.helpers import run, run_json
@@ -20,10 +21,12 @@ def test_endpoint_lifecycle(cli_env, tmp_path):
     assert "src" in created.stdout and "***" in created.stdout  # a table of the redacted endpoint
 
     spec = tmp_path / "dest.yaml"
-    spec.write_text(yaml.safe_dump({"endpoint": {"name": "dst", "type": "stub", "mapped_regions": ["r1"]}}))
+    region = requests.post(f"{cli_env['CORIOLIS_URL']}/v1/{cli_env['CORIOLIS_PROJECT']}/regions",
+                           json={"region": {"name": "r1"}}, timeout=30).json()["region"]["id"]
+    spec.write_text(yaml.safe_dump({"endpoint": {"name": "dst", "type": "stub", "mapped_regions": [region]}}))
     env = {**cli_env, "DEST_CONN": json.dumps({"storage_dir": str(tmp_path / "d"), "password": SECRET})}
     dst = run_json(env, "endpoint", "create", "--from-file", str(spec), "--connection-info-env", "DEST_CONN")
-    assert dst["name"] == "dst" and dst["mapped_regions"] == ["r1"]
+    assert dst["name"] == "dst" and dst["mapped_regions"] == [region]
     assert dst["connection_info"] == {"storage_dir": "***", "password": "***"}
 
     listed = run_json(cli_env, "endpoint", "list")
@@ -99,4 +102,4 @@ def test_client_networks_and_storage(api_url, project):
     endpoint = client.endpoints.create("lib", "stub", {"networks": ["n1"]})
     assert [n["id"] for n in client.endpoints.networks(endpoint["id"])] == ["n1"]
     storage = client.endpoints.storage(endpoint["id"], env={"disks": 2})
-    assert storage["config_default"] is None and [b["id"] for b in storage["storage_backends"]] == ["stub-storage"]
+    assert "config_default" not in storage and [b["id"] for b in storage["storage_backends"]] == ["stub-storage"]

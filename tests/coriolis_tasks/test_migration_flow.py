@@ -170,7 +170,7 @@ def test_get_shows_tasks_while_pending_and_running(live_client, workers, project
     assert first["status"] in ("PENDING", "RUNNING")
     assert first["tasks"][0]["task_type"] == "GET_INSTANCE_INFO"
     running = wait_for(live_client, project, mid, lambda m: any(t["task_type"] == "EXPORT_DISK" for t in m["tasks"]))
-    assert running["info"]["vm-p"]["devices"]["disks"][0]["size_bytes"] == 32 << 20
+    assert running["info"]["vm-p"]["export_info"]["devices"]["disks"][0]["size_bytes"] == 32 << 20
     assert wait_finished(live_client, project, mid)["status"] == "COMPLETED"
 
 

@@ -46,7 +46,7 @@ def test_ova_guest_migrates_to_kvm_and_boots_from_virtio(live_client, workers, g
     tasks = {t["task_type"]: t for t in migration["tasks"]}
 
     # the source instance was read from the OVF: VMware hardware
-    vm = migration["info"][guest.ova.name]
+    vm = migration["info"][guest.ova.name]["export_info"]
     assert vm["num_cpu"] == 2 and vm["memory_mb"] == 1024
     assert [n["mac_address"].lower() for n in vm["devices"]["nics"]] == [guest.mac.lower()]
 

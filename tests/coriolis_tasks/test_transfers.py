@@ -90,11 +90,13 @@ def test_executions_sync_fully_then_only_what_changed(live_client, workers, setu
         assert checksum(Path(result["path"]), "raw") == _source_digest(changed, disk_id, tmp_path / "b")
 
     shown = live_client.get(f"/v1/{project}/transfers/{tid}").get_json()["transfer"]
-    assert [e["number"] for e in shown["executions"]] == [1, 2]
+    # the update between them is on record as an execution of its own (as upstream lists it)
+    kinds = [(e["number"], e["type"]) for e in shown["executions"]]
+    assert kinds == [(1, "transfer_execution"), (2, "transfer_update"), (3, "transfer_execution")]
     assert shown["last_execution_status"] == "COMPLETED"
     assert {d["generation"] for d in shown["replica_disks"]} == {2}
     listed = live_client.get(f"/v1/{project}/transfers/{tid}/executions?sort_key=created_at&sort_dir=asc")
-    assert [e["number"] for e in listed.get_json()["executions"]] == [1, 2]
+    assert [e["number"] for e in listed.get_json()["executions"]] == [1, 2, 3]
 
 
 def test_cancelled_execution_keeps_the_previous_replica_and_the_next_one_resumes(live_client, workers, setup):
@@ -137,14 +139,17 @@ def test_cancelled_execution_keeps_the_previous_replica_and_the_next_one_resumes
     fast = {**slow, "rate_mbps": 0}
     live_client.put(f"/v1/{project}/transfers/{tid}", json={"transfer": {"source_environment": fast}})
     resumed = _execute(live_client, project, tid)
-    assert resumed["status"] == "COMPLETED" and resumed["number"] == 3
+    # numbers 2 and 4 are the updates, on record as completed executions
+    assert resumed["status"] == "COMPLETED" and resumed["number"] == 5
     assert all(r["chunks_written"] > 0 for r in _replicate_results(resumed).values())
     assert {r["generation"] for r in _replicate_results(resumed).values()} == {2}
 
 
 def _replica_path(setup, transfer_id: str, disk_id: str) -> Path:
     _project, _transfer, dest = setup
-    return dest / f"coriolis-replica-{transfer_id}-app-1" / f"{disk_id}.raw"
+    from providers.stub.destination import StubImporter
+
+    return StubImporter({"storage_dir": str(dest)}, {}).replica_dir(transfer_id, "app-1") / f"{disk_id}.raw"
 
 
 def test_deployments_from_the_replica_and_test_deployment_cleanup(live_client, workers, setup):
@@ -178,9 +183,9 @@ def test_deployments_from_the_replica_and_test_deployment_cleanup(live_client, w
         assert live_client.get(f"/v1/{project}/deployments/{did}").status_code == 404
     assert replica.exists()
 
-    # deleting the replica disks, then the transfer
-    assert live_client.delete(f"/v1/{project}/transfers/{tid}").status_code == 409
-    assert live_client.post(f"/v1/{project}/transfers/{tid}/actions", json={"delete-disks": None}).status_code == 204
+    # deleting the replica disks (answered with the execution that did it), then the transfer
+    resp = live_client.post(f"/v1/{project}/transfers/{tid}/actions", json={"delete-disks": None})
+    assert resp.status_code == 200 and resp.get_json()["execution"]["status"] == "COMPLETED"
     assert not replica.exists()
     assert live_client.get(f"/v1/{project}/transfers/{tid}").get_json()["transfer"]["replica_disks"] == []
     assert live_client.delete(f"/v1/{project}/transfers/{tid}").status_code == 204

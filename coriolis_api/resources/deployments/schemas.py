@@ -2,16 +2,20 @@
 
 from marshmallow import Schema, fields
 
-from coriolis_api.pagination import PageArgs
 from coriolis_api.resources.migrations.schemas import ActionSchema, MigrationOut
+from coriolis_api.resources.migrations.schemas import ListArgs as RunListArgs
+from coriolis_api.resources.minion_pools.schemas import NoPoolMappings
+from coriolis_api.resources.nulls import OmitNulls
+from coriolis_api.resources.user_scripts import UserScripts
 
 
-class DeploymentCreateBody(Schema):
+class DeploymentCreateBody(OmitNulls):
     transfer_id = fields.UUID(required=True)
     clone_disks = fields.Boolean(load_default=True)
     force = fields.Boolean(load_default=False)
     skip_os_morphing = fields.Boolean(load_default=None, allow_none=True)
-    user_scripts = fields.Dict(keys=fields.String(), load_default=None, allow_none=True)
+    user_scripts = UserScripts(load_default=None, metadata={"description": "null or omitted: the transfer's"})
+    instance_osmorphing_minion_pool_mappings = NoPoolMappings()
     test_deployment = fields.Boolean(
         load_default=False, metadata={"description": "deleting it removes the instance it created"}
     )
@@ -38,7 +42,7 @@ class DeploymentListResponse(Schema):
     deployments = fields.List(fields.Nested(DeploymentOut))
 
 
-class ListArgs(PageArgs):
+class ListArgs(RunListArgs):
     pass
 
 

@@ -19,6 +19,7 @@ from coriolis_tasks import control, pipeline, transfers
 
 blp = Blueprint("deployments", __name__, url_prefix="/v1/<project_id>/deployments", description="Deployments")
 KIND = pipeline.DEPLOYMENT
+NOT_OPTIONS = ("transfer_id", "force", "instance_osmorphing_minion_pool_mappings")
 
 
 def present(s, run, with_tasks: bool) -> dict:
@@ -72,14 +73,14 @@ class Deployments(MethodView):
             if not body["force"] and (last is None or last.status != MigrationStatus.COMPLETED):
                 state = "has no execution" if last is None else f"last execution is {last.status}"
                 abort(409, message=f"transfer {state}; run an execution first (or force)")
-            options = {k: v for k, v in body.items() if k not in ("transfer_id", "force") and v is not None}
+            options = {k: v for k, v in body.items() if k not in NOT_OPTIONS and v is not None}
             try:
                 run = transfers.new_run(s, transfer, KIND, ctx.user_id, options)
             except transfers.RunConflict as exc:
                 abort(409, message=str(exc))
             with caller_identity.delegation(s, ctx, run):
                 s.commit()
-            data = present(s, run, False)
+            data = present(s, run, True)
         control.submit(run.id)
         return {"deployment": data}
 

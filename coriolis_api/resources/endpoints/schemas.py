@@ -3,11 +3,12 @@
 from marshmallow import Schema, fields, validate
 
 from coriolis_api.pagination import PageArgs
+from coriolis_api.resources.nulls import OmitNulls
 
 NAME = validate.Length(min=1, max=255)
 
 
-class EndpointCreateBody(Schema):
+class EndpointCreateBody(OmitNulls):
     name = fields.String(required=True, validate=NAME)
     type = fields.String(required=True, validate=NAME)
     description = fields.String(load_default="", validate=validate.Length(max=4096))
@@ -15,7 +16,7 @@ class EndpointCreateBody(Schema):
     mapped_regions = fields.List(fields.String(), load_default=list)
 
 
-class EndpointUpdateBody(Schema):
+class EndpointUpdateBody(OmitNulls):
     name = fields.String(validate=NAME)
     description = fields.String(validate=validate.Length(max=4096))
     connection_info = fields.Dict(keys=fields.String())
@@ -85,11 +86,33 @@ class NetworkListResponse(Schema):
 
 class StorageOut(Schema):
     storage_backends = fields.List(fields.Dict())
-    config_default = fields.String(allow_none=True)
+    config_default = fields.String(metadata={"description": "only when the provider has a default"})
 
 
 class StorageResponse(Schema):
     storage = fields.Nested(StorageOut)
+
+
+class OptionsArgs(Schema):
+    env = fields.String(load_default=None, metadata={"description": "accepted and not needed (fixed choices)"})
+    options = fields.String(load_default=None, metadata={"description": "comma-separated option names"})
+    option_names = fields.String(load_default=None, metadata={"description": "same as options"})
+
+
+class SourceOptionsResponse(Schema):
+    source_options = fields.List(fields.Dict())
+
+
+class DestinationOptionsResponse(Schema):
+    destination_options = fields.List(fields.Dict())
+
+
+class SourcePoolOptionsResponse(Schema):
+    source_minion_pool_options = fields.List(fields.Dict())
+
+
+class DestinationPoolOptionsResponse(Schema):
+    destination_minion_pool_options = fields.List(fields.Dict())
 
 
 class ValidationResponse(Schema):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from coriolis_api.context import current
-from coriolis_api.resources.common import check_instance_id
-from coriolis_api.resources.endpoints import schemas, service
+from coriolis_api.resources.common import check_instance_id, provider_for
+from coriolis_api.resources.endpoints import options, schemas, service
 from coriolis_api.state import db_session, settings
 
 blp = Blueprint("endpoints", __name__, url_prefix="/v1/<project_id>/endpoints", description="Endpoints")
@@ -113,8 +114,69 @@ class EndpointStorage(MethodView):
 class EndpointInstance(MethodView):
     @blp.response(200, schemas.InstanceResponse)
     def get(self, project_id, endpoint_id, instance_id):
-        """Show one instance of the endpoint, with its devices."""
+        """Show one instance of the endpoint, with its devices; its id in URL-safe base64 (as upstream clients
+        send it) or literal."""
         check_instance_id(instance_id)
         with db_session() as s:
             endpoint = service.get(s, current(project_id, "endpoint:show_instance"), endpoint_id)
-        return {"instance": service.ask_worker("coriolis.control.get_instance", endpoint.id, instance_id)}
+        return {"instance": service.instance(endpoint, instance_id)}
+
+
+def _options(project_id: str, endpoint_id: str, role: str, args: dict) -> list[dict]:
+    with db_session() as s:
+        endpoint = service.get(s, current(project_id, f"endpoint:list_{role}_options"), endpoint_id)
+    spec = provider_for(endpoint.type, role)
+    schema = spec.source_environment_schema if role == "source" else spec.destination_environment_schema
+    return options.option_choices(schema, options.names_of(args.get("options") or args.get("option_names")))
+
+
+@blp.route("/<endpoint_id>/source-options")
+class EndpointSourceOptions(MethodView):
+    @blp.arguments(schemas.OptionsArgs, location="query")
+    @blp.response(200, schemas.SourceOptionsResponse)
+    def get(self, args, project_id, endpoint_id):
+        """The choices of the provider's source options (its enumerations; ``?options=a,b`` to pick some)."""
+        return {"source_options": _options(project_id, endpoint_id, "source", args)}
+
+
+@blp.route("/<endpoint_id>/destination-options")
+class EndpointDestinationOptions(MethodView):
+    @blp.arguments(schemas.OptionsArgs, location="query")
+    @blp.response(200, schemas.DestinationOptionsResponse)
+    def get(self, args, project_id, endpoint_id):
+        """The choices of the provider's destination options (its enumerations; ``?options=a,b``)."""
+        return {"destination_options": _options(project_id, endpoint_id, "destination", args)}
+
+
+@blp.route("/<endpoint_id>/source-minion-pool-options")
+class EndpointSourcePoolOptions(MethodView):
+    @blp.arguments(schemas.OptionsArgs, location="query")
+    @blp.response(200, schemas.SourcePoolOptionsResponse)
+    def get(self, args, project_id, endpoint_id):
+        """Minion pool options: always empty (this service has no minion pools)."""
+        with db_session() as s:
+            service.get(s, current(project_id, "endpoint:list_source_options"), endpoint_id)
+        return {"source_minion_pool_options": []}
+
+
+@blp.route("/<endpoint_id>/destination-minion-pool-options")
+class EndpointDestinationPoolOptions(MethodView):
+    @blp.arguments(schemas.OptionsArgs, location="query")
+    @blp.response(200, schemas.DestinationPoolOptionsResponse)
+    def get(self, args, project_id, endpoint_id):
+        """Minion pool options: always empty (this service has no minion pools)."""
+        with db_session() as s:
+            service.get(s, current(project_id, "endpoint:list_destination_options"), endpoint_id)
+        return {"destination_minion_pool_options": []}
+
+
+@blp.route("/<endpoint_id>/inventory")
+class EndpointInventory(MethodView):
+    @blp.arguments(schemas.InventoryArgs, location="query")
+    @blp.response(200, content_type="text/csv")
+    def get(self, args, project_id, endpoint_id):
+        """The endpoint's instances as CSV (one line each: id, name, CPUs, memory, OS, power state)."""
+        with db_session() as s:
+            endpoint = service.get(s, current(project_id, "endpoint:list_instances"), endpoint_id)
+        rows = service.instances(endpoint, {})
+        return Response(options.inventory_csv(rows), mimetype="text/csv")

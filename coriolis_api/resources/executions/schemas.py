@@ -2,11 +2,12 @@
 
 from marshmallow import Schema, fields
 
-from coriolis_api.pagination import PageArgs
 from coriolis_api.resources.migrations.schemas import ActionSchema, MigrationOut
+from coriolis_api.resources.migrations.schemas import ListArgs as RunListArgs
+from coriolis_api.resources.nulls import OmitNulls
 
 
-class ExecutionCreateBody(Schema):
+class ExecutionCreateBody(OmitNulls):
     shutdown_instances = fields.Boolean(load_default=False)
     auto_deploy = fields.Boolean(load_default=False)
 
@@ -29,7 +30,7 @@ class ExecutionListResponse(Schema):
     executions = fields.List(fields.Nested(ExecutionOut))
 
 
-class ListArgs(PageArgs):
+class ListArgs(RunListArgs):
     pass
 
 

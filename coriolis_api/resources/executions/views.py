@@ -19,12 +19,12 @@ blp = Blueprint(
     url_prefix="/v1/<project_id>/transfers/<transfer_id>/executions",
     description="Transfer executions",
 )
-KIND = pipeline.EXECUTION
+KIND = transfers.EXECUTION_FAMILY  # executions, and the records of updates and disk deletions
 
 
 def present(run, with_tasks: bool, live: dict | None = None) -> dict:
     data = runs.present(run, progress_store() if with_tasks else None, with_tasks, live)
-    return {**data, "action_id": run.transfer_id, "number": run.number, "type": "transfer_execution"}
+    return {**data, "action_id": run.transfer_id, "number": run.number, "type": run.type}
 
 
 def _get(s, project_id: str, transfer_id: str, execution_id: str, action: str, with_tasks: bool = False):
@@ -61,12 +61,12 @@ class Executions(MethodView):
             ctx = current(project_id, "execution:create")
             transfer = transfers_service.get(s, ctx, transfer_id)
             try:
-                run = transfers.new_run(s, transfer, KIND, ctx.user_id, body["execution"])
+                run = transfers.new_run(s, transfer, pipeline.EXECUTION, ctx.user_id, body["execution"])
             except transfers.RunConflict as exc:
                 abort(409, message=str(exc))
             with caller_identity.delegation(s, ctx, run):
                 s.commit()
-            data = present(run, False)
+            data = present(run, True)
         control.submit(run.id)
         return {"execution": data}
 

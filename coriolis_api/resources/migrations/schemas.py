@@ -2,7 +2,10 @@
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from coriolis.statuses import MigrationStatus
 from coriolis_api.pagination import PageArgs
+from coriolis_api.resources.nulls import OmitNulls
+from coriolis_api.resources.user_scripts import UserScripts
 
 NAME = validate.Length(min=1, max=255)
 
@@ -21,26 +24,26 @@ def network_map_field(**kwargs) -> fields.Dict:
     return fields.Dict(keys=fields.String(), values=NetworkMapValue(), **kwargs)
 
 
-class OriginSchema(Schema):
+class OriginSchema(OmitNulls):
     type = fields.String(required=True, validate=NAME)
     connection_info = fields.Dict(keys=fields.String(), load_default=dict)
     source_environment = fields.Dict(keys=fields.String(), load_default=None)
 
 
-class DestinationSchema(Schema):
+class DestinationSchema(OmitNulls):
     type = fields.String(required=True, validate=NAME)
     connection_info = fields.Dict(keys=fields.String(), load_default=dict)
     target_environment = fields.Dict(keys=fields.String(), load_default=dict)
     network_map = network_map_field(load_default=None)
 
 
-class StorageMappingsSchema(Schema):
+class StorageMappingsSchema(OmitNulls):
     default = fields.String(load_default=None, allow_none=True)
     backend_mappings = fields.List(fields.Dict(keys=fields.String(), values=fields.String()), load_default=list)
     disk_mappings = fields.List(fields.Dict(keys=fields.String(), values=fields.String()), load_default=list)
 
 
-class ActionFieldsSchema(Schema):
+class ActionFieldsSchema(OmitNulls):
     """What migrations and transfers both carry: instances, environments, maps, scripts, notes."""
 
     instances = fields.List(fields.String(validate=NAME), required=True, validate=validate.Length(min=1, max=500))
@@ -48,7 +51,7 @@ class ActionFieldsSchema(Schema):
     destination_environment = fields.Dict(keys=fields.String(), load_default=dict)
     network_map = network_map_field(load_default=dict)
     storage_mappings = fields.Nested(StorageMappingsSchema, load_default=dict)
-    user_scripts = fields.Dict(keys=fields.String(), load_default=dict)
+    user_scripts = UserScripts(load_default=dict)
     notes = fields.String(load_default="", validate=validate.Length(max=4096))
     skip_os_morphing = fields.Boolean(load_default=False)
 
@@ -85,8 +88,12 @@ class ActionSchema(Schema):
     cancel = fields.Nested(CancelSchema, required=True, allow_none=True)
 
 
+STATUSES = [str(s) for s in MigrationStatus]
+
+
 class ListArgs(PageArgs):
-    pass
+    status = fields.String(load_default=None, validate=validate.OneOf(STATUSES),
+                           metadata={"description": "only runs with this status"})
 
 
 class ProgressUpdateOut(Schema):
@@ -110,6 +117,7 @@ class EventOut(Schema):
 
 class TaskOut(Schema):
     id = fields.String()
+    index = fields.Integer()
     execution_id = fields.String(attribute="migration_id")
     instance = fields.String()
     task_type = fields.String()
@@ -129,7 +137,27 @@ class TaskOut(Schema):
     finished_at = fields.DateTime(allow_none=True)
 
 
-class MigrationOut(Schema):
+class UpstreamKeysOut(Schema):
+    """Keys upstream clients read from transfers and runs although this service has no use for them."""
+
+    reservation_id = fields.String(allow_none=True, metadata={"description": "always null (no licensing)"})
+    origin_minion_pool_id = fields.String(allow_none=True, metadata={"description": "always null"})
+    destination_minion_pool_id = fields.String(allow_none=True, metadata={"description": "always null"})
+    instance_osmorphing_minion_pool_mappings = fields.Dict(metadata={"description": "always {}"})
+    base_id = fields.String(allow_none=True, metadata={"description": "the record's own id"})
+    clustered = fields.Boolean(metadata={"description": "always false"})
+
+
+UPSTREAM_DEFAULTS = {
+    "reservation_id": None,
+    "origin_minion_pool_id": None,
+    "destination_minion_pool_id": None,
+    "instance_osmorphing_minion_pool_mappings": {},
+    "clustered": False,
+}
+
+
+class MigrationOut(UpstreamKeysOut):
     id = fields.String()
     type = fields.Constant("migration")
     status = fields.String()

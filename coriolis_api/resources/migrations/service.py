@@ -16,6 +16,7 @@ from coriolis.database.models import Endpoint, Migration, ProgressUpdate, Task, 
 from coriolis.progress import ProgressStore
 from coriolis.statuses import FINISHED_MIGRATION, MigrationStatus, TaskStatus
 from coriolis_api.context import RequestContext
+from coriolis_api.documents import instance_info, inventory
 from coriolis_api.pagination import paginate
 from coriolis_api.resources.common import (
     check_id,
@@ -24,9 +25,10 @@ from coriolis_api.resources.common import (
     validate_connection_info,
     validate_with,
 )
+from coriolis_api.resources.migrations.schemas import UPSTREAM_DEFAULTS
 from coriolis_tasks import control, pipeline
 
-SORT_KEYS = ("created_at", "id", "status")
+SORT_KEYS = ("created_at", "updated_at", "id", "status", "number", "finished_at", "type")
 HIDDEN_UNTIL_RUN = (TaskStatus.SCHEDULED, TaskStatus.UNSCHEDULED)
 CONNECTION_COLUMNS = ("origin_connection_info", "destination_connection_info")
 # what responses show of the sealed columns is read from plain siblings: the sealed ones stay unloaded
@@ -138,20 +140,27 @@ def dispatch(migration_id: str) -> None:
     control.submit(migration_id)
 
 
+def _kinds(kind: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (kind,) if isinstance(kind, str) else kind
+
+
 def get(
-    session, ctx: RequestContext, migration_id: str, with_tasks: bool = True, kind: str = pipeline.MIGRATION
+    session, ctx: RequestContext, migration_id: str, with_tasks: bool = True,
+    kind: str | tuple[str, ...] = pipeline.MIGRATION,
 ) -> Migration:
-    """A run of ``kind`` (migration, transfer execution, deployment) of the caller's project, or 404."""
-    check_id(migration_id, kind.replace("_", " "))
+    """A run of ``kind`` (migration, transfer execution, deployment; or one of several) of the caller's project,
+    or 404."""
+    label = _kinds(kind)[0].replace("_", " ")
+    check_id(migration_id, label)
     query = select(Migration).where(
         Migration.id == migration_id, Migration.deleted.is_(False), Migration.project_id == ctx.project_id,
-        Migration.type == kind,
+        Migration.type.in_(_kinds(kind)),
     ).options(*UNSEALED)
     if with_tasks:
         query = query.options(selectinload(Migration.tasks))
     migration = session.scalars(query).first()
     if migration is None:
-        abort(404, message=f"{kind.replace('_', ' ')} {migration_id} not found")
+        abort(404, message=f"{label} {migration_id} not found")
     if with_tasks:
         _load_children(session, [migration])
     return migration
@@ -159,14 +168,16 @@ def get(
 
 def list_(
     session, ctx: RequestContext, args: dict, settings: Settings, with_tasks: bool,
-    kind: str = pipeline.MIGRATION, transfer_id: str | None = None,
+    kind: str | tuple[str, ...] = pipeline.MIGRATION, transfer_id: str | None = None,
 ) -> list[Migration]:
-    """Runs of ``kind`` (of one transfer when given), paginated."""
+    """Runs of ``kind`` (or of several kinds; of one transfer when given), paginated."""
     query = select(Migration).where(
-        ctx.project_filter(Migration.project_id), Migration.deleted.is_(False), Migration.type == kind
+        ctx.project_filter(Migration.project_id), Migration.deleted.is_(False), Migration.type.in_(_kinds(kind))
     ).options(*UNSEALED)
     if transfer_id is not None:
         query = query.where(Migration.transfer_id == transfer_id)
+    if args.get("status"):
+        query = query.where(Migration.status == args["status"])
     if with_tasks:
         query = query.options(selectinload(Migration.tasks))
     query = paginate(session, query, Migration, args, SORT_KEYS, settings.page_limit_max)
@@ -177,11 +188,12 @@ def list_(
 
 
 def cancel(
-    session, ctx: RequestContext, migration_id: str, force: bool, settings: Settings, kind: str = pipeline.MIGRATION
+    session, ctx: RequestContext, migration_id: str, force: bool, settings: Settings,
+    kind: str | tuple[str, ...] = pipeline.MIGRATION,
 ) -> None:
     migration = get(session, ctx, migration_id, with_tasks=False, kind=kind)
     status = MigrationStatus(migration.status)
-    label = kind.replace("_", " ")
+    label = _kinds(kind)[0].replace("_", " ")
     if status in FINISHED_MIGRATION:
         abort(409, message=f"{label} is already {status}; nothing to cancel")
     if status == MigrationStatus.CANCELLING and not force:
@@ -190,9 +202,11 @@ def cancel(
     control.cancel(settings, migration_id, force)
 
 
-def delete(session, ctx: RequestContext, migration_id: str, kind: str = pipeline.MIGRATION) -> Migration:
+def delete(
+    session, ctx: RequestContext, migration_id: str, kind: str | tuple[str, ...] = pipeline.MIGRATION
+) -> Migration:
     migration = get(session, ctx, migration_id, with_tasks=False, kind=kind)
-    label = kind.replace("_", " ")
+    label = _kinds(kind)[0].replace("_", " ")
     if migration.status not in FINISHED_MIGRATION:
         abort(
             409,
@@ -230,7 +244,7 @@ def _task_view(task: Task, live: dict[str, Any] | None) -> dict[str, Any]:
     details = task.exception_details.split("\n\n", 1)[0] if task.exception_details else None
     return {
         **{c: getattr(task, c) for c in (
-            "id", "migration_id", "instance", "task_type", "status", "host", "process_id", "depends_on",
+            "id", "index", "migration_id", "instance", "task_type", "status", "host", "process_id", "depends_on",
             "on_error", "disk_id", "created_at", "started_at", "finished_at",
         )},
         "exception_details": details,
@@ -273,8 +287,10 @@ def present(
     destination_info = shown_connection_info(migration, CONNECTION_COLUMNS[1])
     data["origin"] = {**migration.origin, "connection_info": origin_info}
     data["destination"] = {**migration.destination, "connection_info": destination_info}
-    data["info"] = {k: v.get("vm", {}) for k, v in (migration.info or {}).items()}
+    data["info"] = instance_info.run_info(migration.info)
+    data["storage_mappings"] = inventory.storage_mappings(migration.storage_mappings)
     data["last_execution_status"] = migration.status
+    data.update(UPSTREAM_DEFAULTS, base_id=migration.id)
     if not with_tasks:
         return data
     tasks = _shown_tasks(migration)

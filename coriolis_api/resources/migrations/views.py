@@ -33,7 +33,7 @@ class Migrations(MethodView):
             migration = service.create(s, ctx, body["migration"])
             with caller_identity.delegation(s, ctx, migration):
                 s.commit()
-            data = service.present(migration, None, with_tasks=False)
+            data = service.present(migration, progress_store(), with_tasks=True)
         service.dispatch(migration.id)
         current_app.logger.info("migration %s created", migration.id)
         return {"migration": data}

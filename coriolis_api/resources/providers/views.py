@@ -9,15 +9,10 @@ from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields
 
 from coriolis_api.context import current
+from coriolis_api.resources.providers import flags
 from providers.registry import UnknownProvider, enabled_providers, get_provider
 
 blp = Blueprint("providers", __name__, url_prefix="/v1/<project_id>/providers", description="Providers")
-
-KINDS = {
-    "connection": "connection_schema",
-    "source": "source_environment_schema",
-    "destination": "destination_environment_schema",
-}
 
 
 class ProvidersResponse(Schema):
@@ -28,11 +23,30 @@ class SchemasResponse(Schema):
     schemas = fields.Dict()
 
 
+def _json_nullable(node):
+    """OpenAPI's ``nullable: true`` (which JSON Schema ignores) as JSON Schema's ``type: [..., "null"]``."""
+    if isinstance(node, list):
+        return [_json_nullable(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _json_nullable(v) for k, v in node.items() if k != "nullable"}
+    if node.get("nullable") is True:
+        kind = out.get("type")
+        if isinstance(kind, str):
+            out["type"] = [kind, "null"]
+        elif isinstance(kind, list) and "null" not in kind:
+            out["type"] = [*kind, "null"]
+        if isinstance(out.get("enum"), list) and None not in out["enum"]:
+            out["enum"] = [*out["enum"], None]
+    return out
+
+
 def json_schema(schema_cls) -> dict:
-    """A marshmallow schema as JSON schema (through apispec's converter)."""
+    """A marshmallow schema as JSON Schema (through apispec's converter; nullable as ``type: [..., "null"]``)."""
     plugin = MarshmallowPlugin()
     APISpec("schema", "1", "3.0.3", plugins=[plugin])
-    out = plugin.converter.schema2jsonschema(schema_cls)
+    out = _json_nullable(plugin.converter.schema2jsonschema(schema_cls))
+    out["$schema"] = "http://json-schema.org/draft-07/schema#"
     out["additionalProperties"] = False
     return out
 
@@ -45,7 +59,12 @@ class Providers(MethodView):
         current(project_id, "provider:list")
         return {
             "providers": {
-                name: {"types": spec.abilities, "description": spec.description, "stub": spec.is_stub}
+                name: {
+                    "types": flags.provider_flags(spec),
+                    "abilities": spec.abilities,
+                    "description": spec.description,
+                    "stub": spec.is_stub,
+                }
                 for name, spec in enabled_providers().items()
             }
         }
@@ -55,15 +74,24 @@ class Providers(MethodView):
 class ProviderSchemas(MethodView):
     @blp.response(200, SchemasResponse)
     def get(self, project_id, provider_type, kind):
-        """The JSON schema of a provider's ``connection``, ``source`` or ``destination`` options."""
+        """The JSON Schema of a provider's ``connection``, ``source`` or ``destination`` options.
+
+        The kind is a word or upstream's number (16 connection, 8 source, 4 destination). The connection
+        schema is wrapped as ``{"oneOf": [schema]}``, the form coriolis-web reads.
+        """
         current(project_id, "provider:schemas")
         try:
             spec = get_provider(provider_type)
         except UnknownProvider:
             abort(404, message=f"provider {provider_type!r} not found")
-        if kind not in KINDS:
-            abort(404, message=f"schema kind {kind!r} not found; use one of {', '.join(KINDS)}")
-        if (kind == "source" and not spec.exporter) or (kind == "destination" and not spec.importer):
-            abort(404, message=f"provider {provider_type!r} cannot be a {kind}")
-        key = {"connection": "connection_info_schema"}.get(kind, f"{kind}_environment_schema")
-        return {"schemas": {key: json_schema(getattr(spec, KINDS[kind]))}}
+        word = flags.kind_of(kind)
+        if word is None:
+            abort(404, message=f"schema kind {kind!r} not found; use one of connection (16), source (8), "
+                               "destination (4)")
+        if (word == "source" and not spec.exporter) or (word == "destination" and not spec.importer):
+            abort(404, message=f"provider {provider_type!r} cannot be a {word}")
+        _word, attribute, key = flags.KINDS[word]
+        schema = json_schema(getattr(spec, attribute))
+        if word == "connection":
+            schema = {"$schema": schema.pop("$schema"), "oneOf": [schema]}
+        return {"schemas": {key: schema}}

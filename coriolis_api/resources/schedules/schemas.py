@@ -3,15 +3,35 @@
 from marshmallow import Schema, ValidationError, fields, validates_schema
 
 from coriolis_api.pagination import PageArgs
+from coriolis_api.resources.nulls import OmitNulls
 from coriolis_tasks.schedules import FIELDS, CronError, parse_field
 
 
+class CronField(fields.Field):
+    """A cron field: an integer (as upstream clients send it) or cron text (``*/5``, ``1-5``, ``1,3``).
+
+    Stored as text; ``bool`` is refused (JSON ``true`` is not a minute).
+    """
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        if isinstance(value, str) and len(value) <= 64:
+            return value
+        raise ValidationError("an integer or a cron field (text)")
+
+
+def shown_cron(text: str) -> int | str:
+    """A stored cron field as responses show it: a plain number as an integer (upstream's type)."""
+    return int(text) if text.isdigit() else text
+
+
 class CronSchema(Schema):
-    minute = fields.String(load_default=None, allow_none=True)
-    hour = fields.String(load_default=None, allow_none=True)
-    dom = fields.String(load_default=None, allow_none=True)
-    month = fields.String(load_default=None, allow_none=True)
-    dow = fields.String(load_default=None, allow_none=True)
+    minute = CronField(load_default=None, allow_none=True)
+    hour = CronField(load_default=None, allow_none=True)
+    dom = CronField(load_default=None, allow_none=True)
+    month = CronField(load_default=None, allow_none=True)
+    dow = CronField(load_default=None, allow_none=True)
 
     @validates_schema
     def parses(self, data, **_kwargs):
@@ -22,7 +42,9 @@ class CronSchema(Schema):
                 raise ValidationError(str(exc), name) from None
 
 
-class ScheduleBody(Schema):
+class ScheduleBody(OmitNulls):
+    KEEP_NULL = frozenset({"expiration_date"})
+
     schedule = fields.Nested(CronSchema, required=True)
     enabled = fields.Boolean(load_default=True)
     expiration_date = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=None)
@@ -30,7 +52,9 @@ class ScheduleBody(Schema):
     auto_deploy = fields.Boolean(load_default=False)
 
 
-class ScheduleUpdateBody(Schema):
+class ScheduleUpdateBody(OmitNulls):
+    KEEP_NULL = frozenset({"expiration_date"})
+
     schedule = fields.Nested(CronSchema)
     enabled = fields.Boolean()
     expiration_date = fields.AwareDateTime(allow_none=True, default_timezone=None)
@@ -61,4 +85,4 @@ class ScheduleListResponse(Schema):
 
 
 class ListArgs(PageArgs):
-    pass
+    show_expired = fields.Boolean(load_default=True, metadata={"description": "false: leave expired schedules out"})

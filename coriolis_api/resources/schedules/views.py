@@ -6,7 +6,7 @@ from datetime import UTC
 
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from coriolis.database.models import Schedule, utcnow
 from coriolis_api.context import current
@@ -17,6 +17,7 @@ from coriolis_api.resources.transfers import service as transfers_service
 from coriolis_api.state import db_session, settings
 from coriolis_tasks.schedules import FIELDS
 
+SORT_KEYS = ("created_at", "updated_at", "id", "expiration_date", "enabled")
 blp = Blueprint(
     "schedules",
     __name__,
@@ -27,7 +28,8 @@ blp = Blueprint(
 
 def present(row: Schedule) -> dict:
     data = {c.name: getattr(row, c.name) for c in Schedule.__table__.columns}
-    data["schedule"] = {name: getattr(row, name) for name in FIELDS if getattr(row, name) is not None}
+    cron = {name: getattr(row, name) for name in FIELDS}
+    data["schedule"] = {name: schemas.shown_cron(text) for name, text in cron.items() if text is not None}
     return data
 
 
@@ -65,7 +67,9 @@ class Schedules(MethodView):
         with db_session() as s:
             transfer = transfers_service.get(s, current(project_id, "schedule:list"), transfer_id)
             query = select(Schedule).where(Schedule.transfer_id == transfer.id, Schedule.deleted.is_(False))
-            rows = s.scalars(paginate(s, query, Schedule, args, ("created_at", "id"), settings().page_limit_max))
+            if not args["show_expired"]:
+                query = query.where(or_(Schedule.expiration_date.is_(None), Schedule.expiration_date > utcnow()))
+            rows = s.scalars(paginate(s, query, Schedule, args, SORT_KEYS, settings().page_limit_max))
             return {"schedules": [present(r) for r in rows]}
 
     @blp.arguments(schemas.ScheduleBody)

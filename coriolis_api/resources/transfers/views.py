@@ -6,6 +6,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from coriolis_api.context import current
+from coriolis_api.resources.executions import views as executions
+from coriolis_api.resources.executions.schemas import ExecutionResponse
 from coriolis_api.resources.transfers import schemas, service
 from coriolis_api.state import db_session, settings
 
@@ -40,16 +42,18 @@ class TransferById(MethodView):
             return {"transfer": service.present(s, service.get(s, current(project_id, "transfer:show"), transfer_id))}
 
     @blp.arguments(schemas.TransferUpdateSchema)
-    @blp.response(200, schemas.TransferResponse)
+    @blp.response(200, schemas.TransferUpdateResponse)
     def put(self, body, project_id, transfer_id):
-        """Change a transfer's mutable fields (environments, maps, scripts, notes...)."""
+        """Change a transfer's mutable fields (environments and maps merged over the stored ones, scripts,
+        notes...); answers with the transfer and, as upstream does, the (completed) update execution."""
         with db_session() as s:
-            transfer = service.update(s, current(project_id, "transfer:update"), transfer_id, body["transfer"])
-            return {"transfer": service.present(s, transfer)}
+            ctx = current(project_id, "transfer:update")
+            transfer, record = service.update(s, ctx, transfer_id, body["transfer"])
+            return {"transfer": service.present(s, transfer), "execution": executions.present(record, True)}
 
     @blp.response(204)
     def delete(self, project_id, transfer_id):
-        """Delete a transfer that has no running execution and no replica disks left."""
+        """Delete a transfer that runs nothing, with its replica disks at the destination."""
         with db_session() as s:
             service.delete(s, current(project_id, "transfer:delete"), transfer_id)
 
@@ -57,8 +61,10 @@ class TransferById(MethodView):
 @blp.route("/<transfer_id>/actions")
 class TransferActions(MethodView):
     @blp.arguments(schemas.TransferActionSchema)
-    @blp.response(204)
+    @blp.response(200, ExecutionResponse)
     def post(self, body, project_id, transfer_id):
-        """``{"delete-disks": null}``: delete the transfer's replica disks at the destination."""
+        """``{"delete-disks": null}``: delete the transfer's replica disks at the destination; answers with the
+        (completed) execution that did it, as upstream does."""
         with db_session() as s:
-            service.delete_disks(s, current(project_id, "transfer:delete_disks"), transfer_id)
+            record = service.delete_disks(s, current(project_id, "transfer:delete_disks"), transfer_id)
+            return {"execution": executions.present(record, True)}

@@ -85,7 +85,7 @@ def test_alices_migration_runs_with_her_identity_through_a_trust_gone_afterwards
     alice_id = _user_id(keystone, token)
     endpoint = _endpoint(api, a, alice, _caller_info(keystone))
     assert endpoint.status_code == 201, endpoint.get_json()
-    assert endpoint.get_json()["endpoint"]["connection_info"] == {"auth_url": "***", "use_caller_identity": "***"}
+    assert endpoint.get_json()["endpoint"]["connection_info"] == {"auth_url": "***", "use_caller_identity": True}
     before = _trusts_of(keystone, alice_id)
 
     body = {"migration": {"origin": STUB_ORIGIN, "destination_endpoint_id": endpoint.get_json()["endpoint"]["id"],
@@ -184,7 +184,7 @@ def test_inline_destination_and_an_admin_outside_her_token_project(api, keystone
     assert resp.status_code == 202, resp.get_json()
     mid = resp.get_json()["migration"]["id"]
     assert resp.get_json()["migration"]["destination"]["connection_info"] == {
-        "auth_url": "***", "use_caller_identity": "***"}
+        "auth_url": "***", "use_caller_identity": True}
     (trust_id,) = set(_trusts_of(keystone, alice_id)) - before
     assert _row(api, mid)[0] == trust_id
     assert trusts.release(api.application.config["CORIOLIS_SETTINGS"], mid) is True

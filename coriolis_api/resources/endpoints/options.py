@@ -1,0 +1,62 @@
+"""An endpoint's option choices (``/source-options``, ``/destination-options``) and inventory CSV.
+
+The choices are what the provider's option schema fixes (its enumerations, with the default); options
+whose values come from the cloud (flavors, images...) are not listed: the schema, served by
+``/providers/<type>/schemas/<kind>``, names them. Minion pool options are always empty (no pools).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from marshmallow import Schema, validate
+from marshmallow.utils import missing
+
+
+def _choices(field) -> list[Any] | None:
+    validators = field.validators if isinstance(field.validators, list) else [field.validators]
+    for v in validators:
+        if isinstance(v, validate.OneOf):
+            return list(v.choices)
+    return None
+
+
+def option_choices(schema_cls: type[Schema], names: list[str] | None) -> list[dict[str, Any]]:
+    """``[{"name", "values", "config_default"?}]`` for every option of ``schema_cls`` with fixed choices."""
+    out = []
+    for name, field in schema_cls().fields.items():
+        key = field.data_key or name
+        if names and key not in names:
+            continue
+        values = _choices(field)
+        if values is None:
+            continue
+        option: dict[str, Any] = {"name": key, "values": values}
+        default = field.load_default
+        if default is not missing and not callable(default) and default is not None:
+            option["config_default"] = default
+        out.append(option)
+    return out
+
+
+def names_of(text: str | None) -> list[str] | None:
+    """``?options=a,b`` (upstream's name) or ``?option_names=``: the option names asked for."""
+    if not text:
+        return None
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
+INVENTORY_COLUMNS = ("id", "name", "instance_name", "num_cpu", "memory_mb", "os_type", "power_state")
+
+
+def inventory_csv(rows: list[dict[str, Any]]) -> str:
+    """The endpoint's instances as CSV (upstream's ``/inventory``), one line per instance."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, INVENTORY_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        # a cell a spreadsheet would run as a formula is quoted as text
+        writer.writerow({k: ("'" + v if isinstance(v, str) and v[:1] in "=+-@" else v) for k, v in row.items()})
+    return out.getvalue()

@@ -1,0 +1,5 @@
+"""The services resource: the Celery worker nodes and their queues; and the API's diagnostics."""
+
+from coriolis_api.resources.services.views import blp
+
+__all__ = ["blp"]
