@@ -61,9 +61,15 @@ LOCAL_USE = {f"provider:{kind}:use" for kind in ("ova", "kvm", "stub")}
 
 def test_defaults_are_owner_or_admin():
     policy = Policy()
-    for action in [a for a in DEFAULT_RULES if ":" in a and a not in LOCAL_USE]:
+    admin_only = {a for a, rule in DEFAULT_RULES.items() if rule == "rule:context_is_admin"}
+    for action in [a for a in DEFAULT_RULES if ":" in a and a not in LOCAL_USE and a not in admin_only]:
         assert policy.allows(action, MEMBER_OF_A, IN_A), action
         assert not policy.allows(action, MEMBER_OF_A, IN_B), action
+        assert policy.allows(action, ADMIN_OF_X, IN_B), action
+    # the service's own resources (worker nodes, diagnostics, changing regions) are for admins
+    assert {"service:list", "diagnostics:get", "region:create"} <= admin_only
+    for action in admin_only:
+        assert not policy.allows(action, MEMBER_OF_A, IN_A), action
         assert policy.allows(action, ADMIN_OF_X, IN_B), action
     assert not policy.allows("all_tenants", MEMBER_OF_A, IN_A)
     assert policy.allows("all_tenants", ADMIN_OF_X, IN_A)
