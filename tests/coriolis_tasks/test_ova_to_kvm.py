@@ -11,7 +11,7 @@ import pytest
 
 from conversion import checksum
 from tests.coriolis_tasks.helpers import wait_finished
-from tests.fixtures.guest import ensure_guest, make_ova_copy
+from tests.fixtures.guest import MARKER_REGEX, ensure_guest, make_ova_copy
 
 pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.timeout(1800)]  # a real morph in the appliance (TCG)
 
@@ -33,7 +33,10 @@ def test_ova_guest_migrates_to_kvm_and_boots_from_virtio(live_client, workers, g
             "destination": {
                 "type": "kvm",
                 "connection_info": {"storage_dir": str(storage)},
-                "target_environment": {"preserve_static_ips": True, "boot_timeout": 300},
+                "target_environment": {
+                    # the marker line itself: under load the login prompt can come first
+                    "preserve_static_ips": True, "boot_timeout": 300, "boot_marker": MARKER_REGEX,
+                },
             },
             "instances": [guest.ova.name],
         }
