@@ -24,7 +24,7 @@ def _ova_body(state: Path) -> dict:
             "destination": {
                 "type": "kvm",
                 "connection_info": {"storage_dir": str(state / "library" / "kvm")},
-                "target_environment": {"preserve_static_ips": True, "boot_timeout": 240},
+                "target_environment": {"preserve_static_ips": True, "boot_timeout": 600},
             },
             "instances": [guest.ova.name],
         }

@@ -285,7 +285,11 @@ class Appliance:
                 with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)
             if self.session.name.startswith(SESSION_PREFIX):
-                shutil.rmtree(self.session, ignore_errors=True)
+                for _ in range(10):  # qemu or the recovery process may still be closing files in it
+                    shutil.rmtree(self.session, ignore_errors=True)
+                    if not self.session.exists():
+                        break
+                    time.sleep(0.2)
 
     # -- what the appliance sees -----------------------------------------------------------------
 

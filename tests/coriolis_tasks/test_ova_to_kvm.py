@@ -13,7 +13,8 @@ from conversion import checksum
 from tests.coriolis_tasks.helpers import wait_finished
 from tests.fixtures.guest import MARKER_REGEX, ensure_guest, make_ova_copy
 
-pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.timeout(1800)]  # a real morph in the appliance (TCG)
+# a real morph in the appliance and a boot (TCG): slack for a busy host
+pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.timeout(3000)]
 
 
 @pytest.fixture(scope="module")
@@ -35,16 +36,21 @@ def test_ova_guest_migrates_to_kvm_and_boots_from_virtio(live_client, workers, g
                 "connection_info": {"storage_dir": str(storage)},
                 "target_environment": {
                     # the marker line itself: under load the login prompt can come first
-                    "preserve_static_ips": True, "boot_timeout": 300, "boot_marker": MARKER_REGEX,
+                    "preserve_static_ips": True, "boot_timeout": 900, "boot_marker": MARKER_REGEX,
                 },
             },
             "instances": [guest.ova.name],
+            # run in the guest, inside the morphing appliance, after the fixers
+            "user_scripts": {
+                "global": {"linux": "echo global > etc/coriolis-user-global; grep -c ens192 etc/network/interfaces"},
+                "instances": {guest.ova.name: "echo instance-script ran in $(pwd)"},
+            },
         }
     }
     resp = live_client.post(f"/v1/{project}/migrations", json=body)
     assert resp.status_code == 202, resp.get_json()
     mid = resp.get_json()["migration"]["id"]
-    migration = wait_finished(live_client, project, mid, timeout=1200)
+    migration = wait_finished(live_client, project, mid, timeout=2400)
     assert migration["status"] == "COMPLETED", migration["last_error"]
     tasks = {t["task_type"]: t for t in migration["tasks"]}
 
@@ -61,7 +67,14 @@ def test_ova_guest_migrates_to_kvm_and_boots_from_virtio(live_client, workers, g
     # morphing said what it changed
     morph_events = " ".join(e["message"] for e in tasks["OS_MORPHING"]["events"])
     assert "open-vm-tools" in morph_events
-    assert tasks["OS_MORPHING"]["result"]["morph"]["os_info"]["distribution"] == "debian"
+    morph = tasks["OS_MORPHING"]["result"]["morph"]
+    assert morph["os_info"]["distribution"] == "debian"
+    # inspected by libguestfs in the appliance, each concern and the launch timed, user scripts run
+    assert morph["inspection"]["distro"] == "debian" and morph["inspection"]["mountpoints"] == {"/": "/dev/sda1"}
+    assert morph["timings"]["appliance_launch"] > 0 and "drivers" in morph["timings"]
+    assert "appliance: launched in" in morph_events and "inspection: " in morph_events
+    assert "user script global linux: exit status 0; output:\n" in morph_events
+    assert f"user script instance {guest.ova.name}: exit status 0; output:\ninstance-script ran in /" in morph_events
 
     # the guest booted from /dev/vda with its NIC up, VMware tools gone, cloud-init set for NoCloud
     boot = migration["transfer_result"][guest.ova.name]["boot"]
