@@ -7,6 +7,7 @@ is the instance reaching ``running``.
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -108,4 +109,25 @@ def test_a_failed_migration_leaves_nothing_in_aws(fleet, account, tmp_path):
     assert "registered from ebs-snapshot:" in events
     cleanup = [t for t in migration["tasks"] if t["task_type"] == "CLEANUP_INSTANCE_RESOURCES"]
     assert cleanup and all(t["status"] == "COMPLETED" for t in cleanup), cleanup
+    assert account.tagged(mid) == {"instances": [], "volumes": [], "images": [], "snapshots": []}
+
+
+def test_a_migration_cancelled_while_writing_its_snapshot_leaves_nothing_in_aws(fleet, account, tmp_path):
+    guest = ensure_guest()
+    library = tmp_path / "ova-library"
+    make_ova_copy(guest, library)
+    project = f"e2e-{uuid.uuid4().hex[:8]}"
+    body = migration_body(guest, library, account, parallel_writes=1)
+    body["migration"]["skip_os_morphing"] = True
+    resp = fleet.api.post(f"/v1/{project}/migrations", json=body)
+    assert resp.status_code == 202, resp.get_json()
+    mid = resp.get_json()["migration"]["id"]
+    deadline = time.monotonic() + 600
+    while not account.tagged(mid)["snapshots"]:  # the EBS snapshot is being written: cancel now
+        assert time.monotonic() < deadline, "the import never started"
+        time.sleep(0.2)
+    assert fleet.api.post(f"/v1/{project}/migrations/{mid}/actions", json={"cancel": None}).status_code < 300
+    migration = wait_finished(fleet.api, project, mid, timeout=600)
+    assert migration["status"] == "CANCELED", migration["status"]
+    assert "zero blocks skipped" not in str(migration)  # cancelled before the snapshot completed
     assert account.tagged(mid) == {"instances": [], "volumes": [], "images": [], "snapshots": []}
