@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import hashlib
 import importlib
 import os
@@ -156,6 +157,23 @@ def qemu_nbd(
             raise ConversionError(f"{QEMU_NBD} did not close {os.fspath(path)} cleanly", err, proc.returncode)
 
 
+def _connect(nbd: ModuleType, sock: str, patience: float = 10.0) -> object:
+    """A handle connected to ``sock``; qemu-nbd binds its socket a moment before it listens, so an
+    early refusal means "not yet" (a failed handle is dead: each attempt takes a new one)."""
+    deadline = time.monotonic() + patience
+    while True:
+        h = nbd.NBD()
+        h.add_meta_context("base:allocation")
+        try:
+            h.connect_unix(sock)
+            return h
+        except nbd.Error as exc:
+            code = exc.args[1] if len(exc.args) > 1 else None  # exc.errno is the name ("ECONNREFUSED")
+            if code != errno.ECONNREFUSED or time.monotonic() > deadline:
+                raise
+        time.sleep(0.005)
+
+
 class _Connections:
     """One libnbd handle per thread (and per export), closed together."""
 
@@ -171,10 +189,7 @@ class _Connections:
             nbd = libnbd()
             found = []
             for sock in self._sockets:
-                h = nbd.NBD()
-                h.add_meta_context("base:allocation")
-                h.connect_unix(sock)
-                found.append(h)
+                found.append(_connect(nbd, sock))
             self._local.handles = found
             with self._lock:
                 self._all.extend(found)
@@ -345,10 +360,9 @@ def digest(
 
 
 def _export_size(sock: str) -> int:
-    h = libnbd().NBD()
+    h = _connect(libnbd(), sock)
     try:
-        h.connect_unix(sock)
-        return int(h.get_size())
+        return int(h.get_size())  # type: ignore[attr-defined]
     finally:
         with contextlib.suppress(Exception):
             h.shutdown()
