@@ -16,6 +16,7 @@ import ctypes
 import errno
 import hashlib
 import importlib
+import logging
 import os
 import signal
 import subprocess
@@ -34,6 +35,8 @@ from conversion import qemu_img
 from conversion.checksum import CHUNK_SIZE, ChunkedSum
 from conversion.errors import ConversionError
 from conversion.formats import qemu_format
+
+log = logging.getLogger(__name__)
 
 QEMU_NBD = "qemu-nbd"
 # Debian ships libnbd's bindings for the system interpreter only (python3-libnbd)
@@ -154,7 +157,10 @@ def qemu_nbd(
         with contextlib.suppress(OSError):
             os.rmdir(tmp)
         if not failed and writable and proc.returncode not in (0, -15):
-            raise ConversionError(f"{QEMU_NBD} did not close {os.fspath(path)} cleanly", err, proc.returncode)
+            # qemu-nbd may exit non-zero on SIGTERM while a client hangs up; what it wrote is checked
+            # anyway: the caller reads the destination back through a new export and compares digests
+            log.warning("%s exited with %s after writing %s: %s", QEMU_NBD, proc.returncode, os.fspath(path),
+                        err[-500:])
 
 
 def _connect(nbd: ModuleType, sock: str, patience: float = 10.0) -> object:
