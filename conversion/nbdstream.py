@@ -30,6 +30,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import IO
 
 from conversion import qemu_img
 from conversion.checksum import CHUNK_SIZE, ChunkedSum
@@ -85,6 +86,11 @@ def _socket_dir(scratch_dir: str | os.PathLike[str] | None) -> str:
     return tempfile.mkdtemp(prefix="coriolis-nbd-")
 
 
+def _tail(err: IO[bytes], limit: int = 2000) -> str:
+    err.seek(0)
+    return err.read().decode(errors="replace").strip()[-limit:]
+
+
 def _die_with_parent() -> None:
     # a killed worker never leaves an export holding the image open
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -98,13 +104,14 @@ class Export:
     fmt: str
     sock: str
     proc: subprocess.Popen[bytes]
+    err: IO[bytes]
 
     def wait(self, timeout: float = 30.0) -> str:
         deadline = time.monotonic() + timeout
         while not os.path.exists(self.sock):
             if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode(errors="replace").strip() if self.proc.stderr else ""
-                raise ConversionError(f"cannot export {self.path} as {self.fmt}", err, self.proc.returncode)
+                raise ConversionError(f"cannot export {self.path} as {self.fmt}", _tail(self.err),
+                                      self.proc.returncode)
             if time.monotonic() > deadline:
                 raise ConversionError(f"{QEMU_NBD} did not export {self.path} within {timeout:.0f} s")
             time.sleep(0.002)
@@ -131,15 +138,18 @@ def qemu_nbd(
             "--persistent", f"--cache={cache}", "--aio=threads"]
     if not writable:
         args.append("--read-only")
+    # stderr to a file, never a pipe nobody reads until the end: a full pipe would block qemu-nbd
+    err_file = tempfile.TemporaryFile()
     try:
         proc = subprocess.Popen([*args, os.fspath(path)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
+                                stderr=err_file, preexec_fn=_die_with_parent)
     except FileNotFoundError as exc:
+        err_file.close()
         os.rmdir(tmp)
         raise ConversionError(f"{QEMU_NBD} is not installed") from exc
     failed = True
     try:
-        yield Export(os.fspath(path), fmt, sock, proc)
+        yield Export(os.fspath(path), fmt, sock, proc, err_file)
         failed = False
     finally:
         if proc.poll() is None:
@@ -149,9 +159,8 @@ def qemu_nbd(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
-        if proc.stderr:
-            proc.stderr.close()
+        err = _tail(err_file)
+        err_file.close()
         with contextlib.suppress(OSError):
             os.unlink(sock)
         with contextlib.suppress(OSError):
