@@ -71,3 +71,28 @@ def test_a_trusted_digest_reads_the_size_from_the_export(small_raw: Path, tmp_pa
     out = tmp_path / "out.qcow2"
     nbdstream.copy(small_raw, "raw", out, "qcow2")
     assert nbdstream.digest(out, "qcow2", trusted=True).digest == checksum(small_raw, "raw")
+
+
+def test_a_socket_bound_but_not_yet_listening_is_waited_for(tmp_path: Path) -> None:
+    """qemu-nbd binds its socket a moment before it listens: a refusal then means "not yet"."""
+    import socket
+    import threading
+
+    path = str(tmp_path / "s")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)  # bound, not listening: connecting is refused
+    with pytest.raises(Exception, match="refused"):
+        nbdstream._connect(nbdstream.libnbd(), path, patience=0)
+
+    def listen_then_hang_up() -> None:
+        server.listen()
+        conn, _ = server.accept()
+        conn.close()
+
+    timer = threading.Timer(0.3, listen_then_hang_up)
+    timer.start()
+    with pytest.raises(Exception) as caught:  # it listens, then hangs up: the handshake fails, not the connect
+        nbdstream._connect(nbdstream.libnbd(), path, patience=5)
+    timer.join()
+    server.close()
+    assert "refused" not in str(caught.value)
