@@ -192,6 +192,13 @@ class GuestfsTree:
     def chmod(self, guest_path: str, mode: int) -> None:
         self._call("chmod", mode, _abs(guest_path))
 
+    def copy(self, guest_src: str, guest_dst: str) -> None:
+        src, dst = _abs(guest_src), _abs(guest_dst)
+        self._call("mkdir_p", _parent(dst))
+        self._call("cp", src, dst)
+        mode = self._call("statns", src)["st_mode"] & 0o7777
+        self._quiet("chmod", mode, dst)  # a FAT ESP has no modes
+
     def upload(self, host_file: Path, guest_path: str, mode: int | None = None) -> None:
         path = _abs(guest_path)
         self._call("mkdir_p", _parent(path))
