@@ -21,7 +21,8 @@ from tests.fixtures.guest import make_ova_copy
 from tests.fixtures.guest.redhat import RedHatGuest, ensure_redhat_guest
 from tests.fixtures.guest.uefi import ESP, UefiGuest, ensure_uefi_guest
 
-pytestmark = [pytest.mark.slow, pytest.mark.root]
+# The migration (appliance launch, initramfs rebuild, OVMF/dracut boot under TCG) takes 5-15 min on a busy host.
+pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.timeout(2400)]
 
 
 def _migrate(live_client, guest: UefiGuest | RedHatGuest, tmp_path: Path) -> tuple[dict[str, Any], Path]:
