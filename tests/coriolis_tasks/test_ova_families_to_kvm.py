@@ -44,7 +44,7 @@ def _migrate(live_client, guest: UefiGuest | RedHatGuest, tmp_path: Path) -> tup
     }
     resp = live_client.post(f"/v1/{project}/migrations", json=body)
     assert resp.status_code == 202, resp.get_json()
-    migration = wait_finished(live_client, project, resp.get_json()["migration"]["id"], timeout=1200)
+    migration = wait_finished(live_client, project, resp.get_json()["migration"]["id"], timeout=2100)
     assert migration["status"] == "COMPLETED", migration["last_error"]
     return migration, storage
 
