@@ -196,9 +196,11 @@ class GuestfsTree:
 
     def copy(self, guest_src: str, guest_dst: str) -> None:
         """Copy a guest file (contents and mode) inside the appliance, parents created."""
-        dst = _abs(guest_dst)
+        src, dst = _abs(guest_src), _abs(guest_dst)
         self._call("mkdir_p", _parent(dst))
-        self._call("cp_a", _abs(guest_src), dst)
+        self._call("cp", src, dst)
+        mode = self._call("statns", src)["st_mode"] & 0o7777
+        self._quiet("chmod", mode, dst)  # a FAT ESP has no modes
 
     def upload(self, host_file: Path, guest_path: str, mode: int | None = None) -> None:
         path = _abs(guest_path)

@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.slow]
 PATHS = (
     "/parity", "/parity/d", "/parity/d/a.conf", "/parity/d/b.txt", "/parity/d/link.conf", "/parity/abs-dir",
     "/parity/abs-dir/a.conf", "/parity/dangling", "/parity/missing/x.conf", "/parity/rel-up", "/parity/e/b.txt",
-    f"/{BACKUP_DIR}/parity/d/a.conf", "/parity/up.txt", "/parity/none",
+    f"/{BACKUP_DIR}/parity/d/a.conf", "/parity/up.txt", "/parity/none", "/parity/f/copy.txt",
 )  # fmt: skip
 
 
@@ -49,6 +49,7 @@ def exercise(tree: GuestTree, host_file: Path) -> list[Any]:
     tree.backup("/parity/d/a.conf")
     out.append((tree.remove("/parity/d/link.conf"), tree.remove("/parity/none"), tree.remove("/parity/abs-dir")))
     tree.chmod("/parity/e/b.txt", 0o640)
+    tree.copy("/parity/e/b.txt", "/parity/f/copy.txt")
     snapshot()
     out.append((tree.remove("/parity/d"), tree.exists("/parity/d")))
     return out
