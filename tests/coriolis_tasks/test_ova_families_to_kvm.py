@@ -1,7 +1,8 @@
-"""End to end: the UEFI/LVM Debian guest and the Red Hat shaped guest migrate from OVA to KVM and boot on virtio.
+"""End to end: the UEFI/LVM Debian guest migrates from OVA to KVM and boots on virtio.
 
-One real boot per guest (the destination's boot check); the negative controls — each guest fails to
-boot on virtio unmorphed — are in tests/fixtures/test_uefi_guest.py and test_redhat_guest.py.
+One real boot (the destination's boot check); the negative control — the guest fails to boot on
+virtio unmorphed — is in tests/fixtures/test_uefi_guest.py. (The Red Hat shaped guest's boot tests
+wait on branch i12-guests until its positive control is proved.)
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 
 from tests.coriolis_tasks.helpers import wait_finished
 from tests.fixtures.guest import make_ova_copy
-from tests.fixtures.guest.redhat import RedHatGuest, ensure_redhat_guest
+from tests.fixtures.guest.redhat import RedHatGuest
 from tests.fixtures.guest.uefi import ESP, UefiGuest, ensure_uefi_guest
 
 # The migration (appliance launch, initramfs rebuild, OVMF/dracut boot under TCG) takes 5-15 min on a busy host.
@@ -90,20 +91,3 @@ def test_uefi_lvm_guest_migrates_to_kvm_and_boots_from_virtio(live_client, worke
     listing = _esp_listing(disk, instance["disks"][0]["format"], tmp_path)
     assert "::/EFI/BOOT/BOOTX64.EFI" in listing  # the fallback loader
     assert "::/EFI/debian/grubx64.efi" in listing  # the vendor loader stays
-
-
-def test_redhat_guest_migrates_to_kvm_and_boots_from_virtio(live_client, workers, tmp_path):
-    guest = ensure_redhat_guest()
-    migration, _ = _migrate(live_client, guest, tmp_path)
-    tasks = {t["task_type"]: t for t in migration["tasks"]}
-    os_info = tasks["OS_MORPHING"]["result"]["morph"]["os_info"]
-    assert os_info["distribution"] in {"rhel", "redhat"}, os_info
-
-    # dracut's rebuilt initramfs found the root disk on virtio; the static address still applies to
-    # the NIC that kept its MAC; open-vm-tools is gone.
-    marker = _marker(migration, guest)
-    assert marker["release"] == guest.release
-    assert marker["rootdev"] == "/dev/vda1"
-    assert "vda:virtio_blk" in marker["disks"].split(",")
-    assert f"={guest.static_ip}" in marker["addrs"]
-    assert marker["vmtools"] == "no"
