@@ -123,7 +123,7 @@ class WorkerFleet:
         argv = [sys.executable, "-m", "coriolis.cli", "worker", "-Q", queue, "-n", f"{queue}-{RUN_ID}", "-c", "2"]
         self.procs[queue] = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
-    def wait_ready(self, timeout: float = 60) -> None:
+    def wait_ready(self, timeout: float = 180) -> None:  # a loaded CI host starts 7 workers slowly
         from coriolis_tasks.app import celery_app
 
         wanted = {f"{q}-{RUN_ID}" for q in self.procs}
