@@ -113,7 +113,7 @@ def render_providers(providers: dict[str, Any], schemas: dict[str, dict[str, dic
     lines: list[str] = []
     for name, info in providers.items():
         lines += [f".. _provider-{name}:", ""] + _heading(f"``{name}``", "-")
-        lines += [f"{_esc(info['description'])}", "", f"Can be: {', '.join(info['types'])}.", ""]
+        lines += [f"{_esc(info['description'])}", "", f"Can be: {', '.join(info['abilities'])}.", ""]
         titles = {"connection": "Connection info (``connection_info``)",
                   "source": "Source environment (``source_environment``)",
                   "destination": "Destination environment (``destination_environment`` / ``target_environment``)"}
@@ -172,11 +172,12 @@ def generate(out: Path = OUT) -> None:
     providers = client.get(f"/v1/{PROJECT}/providers").get_json()["providers"]
     schemas: dict[str, dict[str, dict]] = {}
     for name, info in providers.items():
-        kinds = ["connection"] + [k for k in ("source", "destination") if k in info["types"]]
+        kinds = ["connection"] + [k for k in ("source", "destination") if k in info["abilities"]]
         schemas[name] = {}
         for kind in kinds:
             answer = client.get(f"/v1/{PROJECT}/providers/{name}/schemas/{kind}").get_json()["schemas"]
-            schemas[name][kind] = next(iter(answer.values()))
+            schema = next(iter(answer.values()))
+            schemas[name][kind] = schema["oneOf"][0] if "oneOf" in schema else schema  # the connection's form
     (out / "providers.rst").write_text(render_providers(providers, schemas))
     (out / "settings.rst").write_text(render_settings((ROOT / "README.md").read_text()))
 
