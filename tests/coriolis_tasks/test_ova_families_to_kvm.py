@@ -71,7 +71,7 @@ def _esp_listing(disk: Path, fmt: str, tmp_path: Path) -> list[str]:
 def test_uefi_lvm_guest_migrates_to_kvm_and_boots_from_virtio(live_client, workers, tmp_path):
     guest = ensure_uefi_guest()
     migration, storage = _migrate(live_client, guest, tmp_path)
-    vm = migration["info"][guest.ova.name]
+    vm = migration["info"][guest.ova.name]["export_info"]
     assert vm["firmware_type"] == "EFI", vm
 
     # Booted under OVMF with a new, empty variable store: only the removable-path loader the morph

@@ -86,7 +86,7 @@ def test_hyperv_gen1_vm_migrates_to_kvm_and_boots_on_virtio(fleet, model, hv_vm,
     assert migration["status"] == "COMPLETED", migration["last_error"]
     tasks = {t["task_type"]: t for t in migration["tasks"]}
 
-    vm = migration["info"][VM_NAME]
+    vm = migration["info"][VM_NAME]["export_info"]
     assert (vm["firmware_type"], vm["num_cpu"], vm["memory_mb"]) == ("BIOS", 1, 1024)
     assert [n["mac_address"] for n in vm["devices"]["nics"]] == [guest.mac.lower()]
     assert tasks["CONVERT_DISK"]["result"]["checksum"] == checksum(guest.raw, "raw")
