@@ -32,12 +32,32 @@ def scripts_for(user_scripts: dict[str, Any] | None, os_type: OsType, instance: 
         candidates.append((f"global {os_type}", global_scripts.get(str(os_type))))
     if isinstance(instances, dict):
         candidates.append((f"instance {instance}", instances.get(instance)))
-    for name, text in candidates:
-        if text is None or text == "":
-            continue
-        if not isinstance(text, str):
-            raise MorphError(f"user script {name} is not a script (a string): {type(text).__name__}")
-        found.append((name, text))
+    for name, value in candidates:
+        found.extend(_morph_phase(name, value))
+    return found
+
+
+# upstream's phases: both os-morphing ones run in the mounted guest here (the appliance mounts it first);
+# a replica_first_boot script is for the instance's own first boot, which this service does not script
+MORPH_PHASES = ("osmorphing_pre_os_mount", "osmorphing_post_os_mount")
+
+
+def _morph_phase(name: str, value: Any) -> list[tuple[str, str]]:
+    """The scripts of one entry: a bare string, or upstream's normalised list of ``{"phase", "payload"}``."""
+    if value is None or value == "" or value == []:
+        return []
+    if isinstance(value, str):
+        return [(name, value)]
+    if not isinstance(value, list):
+        raise MorphError(f"user script {name} is not a script (a string or a list): {type(value).__name__}")
+    found = []
+    for n, item in enumerate(value):
+        if not isinstance(item, dict) or not isinstance(item.get("payload"), str):
+            raise MorphError(f"user script {name}[{n}] is not a {{phase, payload}} object")
+        phase = item.get("phase") or MORPH_PHASES[1]
+        if phase not in MORPH_PHASES:
+            raise MorphError(f"user script {name}[{n}]: phase {phase} is not run here (only the os-morphing phases)")
+        found.append((name if len(value) == 1 else f"{name} #{n + 1}", item["payload"]))
     return found
 
 

@@ -27,6 +27,23 @@ def test_scripts_for_picks_the_os_type_then_the_instance() -> None:
         scripts_for({"instances": {"vm-1": {"nested": 1}}}, OsType.LINUX, "vm-1")
 
 
+def test_scripts_for_reads_the_normalised_form_the_api_stores() -> None:
+    from coriolis_api.resources.user_scripts import normalise
+
+    stored = normalise({
+        "global": {"linux": [{"phase": "osmorphing_pre_os_mount", "payload": "echo pre"}, {"payload": "echo post"}]},
+        "instances": {"vm-1": "echo one"},
+    })
+    assert scripts_for(stored, OsType.LINUX, "vm-1") == [
+        ("global linux #1", "echo pre"),
+        ("global linux #2", "echo post"),
+        ("instance vm-1", "echo one"),
+    ]
+    first_boot = normalise({"instances": {"vm-1": [{"phase": "replica_first_boot", "payload": "echo later"}]}})
+    with pytest.raises(MorphError, match="phase replica_first_boot is not run here"):
+        scripts_for(first_boot, OsType.LINUX, "vm-1")
+
+
 @pytest.mark.slow
 def test_scripts_run_in_the_guest_root_and_a_failure_fails_clearly(
     phony_appliance: tuple[Appliance, NullReporter],

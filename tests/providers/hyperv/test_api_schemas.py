@@ -8,7 +8,7 @@ import pytest
 @pytest.mark.parametrize("name", ["hyperv", "scvmm"])
 def test_listed_as_sources_with_schemas(client, project, name):
     providers = client.get(f"/v1/{project}/providers").get_json()["providers"]
-    assert providers[name]["types"] == ["source"] and providers[name]["stub"] is False
+    assert providers[name]["abilities"] == ["source"] and providers[name]["stub"] is False
     connection = client.get(f"/v1/{project}/providers/{name}/schemas/connection").get_json()["schemas"]
     properties = connection["connection_info_schema"]["properties"]
     assert properties["transport"]["enum"] == ["ntlm", "kerberos", "credssp", "basic"]
