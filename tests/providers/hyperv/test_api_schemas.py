@@ -10,10 +10,11 @@ def test_listed_as_sources_with_schemas(client, project, name):
     providers = client.get(f"/v1/{project}/providers").get_json()["providers"]
     assert providers[name]["abilities"] == ["source"] and providers[name]["stub"] is False
     connection = client.get(f"/v1/{project}/providers/{name}/schemas/connection").get_json()["schemas"]
-    properties = connection["connection_info_schema"]["properties"]
+    (schema,) = connection["connection_info_schema"]["oneOf"]  # upstream's shape (the GUI reads oneOf)
+    properties = schema["properties"]
     assert properties["transport"]["enum"] == ["ntlm", "kerberos", "credssp", "basic"]
     assert properties["scheme"]["enum"] == ["https", "http"] and properties["smb_port"]["default"] == 445
-    assert set(connection["connection_info_schema"]["required"]) == {"host", "username", "password"}
+    assert set(schema["required"]) == {"host", "username", "password"}
     source = client.get(f"/v1/{project}/providers/{name}/schemas/source").get_json()["schemas"]
     options = source["source_environment_schema"]["properties"]
     assert options["checkpoint_type"]["enum"] == ["ProductionOnly", "Production", "Standard"]
