@@ -167,17 +167,13 @@ def _windows_product(tree: GuestTree, software: str | None) -> tuple[str | None,
     """ProductName and version from the SOFTWARE hive (opened by the tree: in the appliance for a guest)."""
     if software is None:
         return None, None
+    from morphing.errors import MorphError
     from morphing.registry import Hive
-    from morphing.windows.facts import CURRENT_VERSION
+    from morphing.windows.facts import read_version
 
     try:
         with tree.open_hive(software) as handle:
-            hive = Hive(handle)
-            product = hive.get(CURRENT_VERSION, "ProductName")
-            major, minor = hive.get(CURRENT_VERSION, "CurrentMajorVersionNumber"), hive.get(
-                CURRENT_VERSION, "CurrentMinorVersionNumber"
-            )
-            version = f"{major}.{minor or 0}" if isinstance(major, int) else hive.get(CURRENT_VERSION, "CurrentVersion")
-    except (OSError, ImportError):
+            product, major, minor, _build, _server, _edition = read_version(Hive(handle))
+    except (OSError, ImportError, MorphError):
         return None, None
-    return (product if isinstance(product, str) else None), (version if isinstance(version, str) else None)
+    return product, f"{major}.{minor}"
