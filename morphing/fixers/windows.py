@@ -277,12 +277,10 @@ class WindowsFixer(Fixer):
         home = self._home()
         self.tree.upload(Path(msi), f"{home}/CloudbaseInitSetup.msi")
         self.tree.write(f"{home}/cloudbase-init.conf", fb.cloudbase_init_conf(wanted))
-        installer = fb.msi_install_script(f"{fb.HOME_WIN}\\CloudbaseInitSetup.msi", "RUN_SERVICE_AS_LOCAL_SYSTEM=1")
-        installer = installer.replace(
-            "if %errorlevel%==3010",
-            f'copy /y "{fb.HOME_WIN}\\cloudbase-init.conf" "{fb.CLOUDBASE_CONF_WIN}\\cloudbase-init.conf"\r\n'
-            "if %errorlevel%==3010",
-            1,
+        installer = fb.msi_install_script(
+            f"{fb.HOME_WIN}\\CloudbaseInitSetup.msi",
+            "RUN_SERVICE_AS_LOCAL_SYSTEM=1",
+            then=f'copy /y "{fb.HOME_WIN}\\cloudbase-init.conf" "{fb.CLOUDBASE_CONF_WIN}\\cloudbase-init.conf"',
         )
         self.queue.add("install-cloudbase-init.cmd", installer)
         self.log.record(f"cloud_init: cloudbase-init staged with metadata services {', '.join(wanted)}")

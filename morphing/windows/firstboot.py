@@ -133,15 +133,17 @@ def uninstall_script(name: str, uninstall: str) -> str:
     )
 
 
-def msi_install_script(msi_win_path: str, extra: str = "") -> str:
-    """Install an MSI silently, its verbose log next to it."""
-    return (
-        f'@echo off\r\nmsiexec.exe /i "{msi_win_path}" /qn /norestart /l*v "{msi_win_path}.log" {extra}\r\n'.replace(
-            " \r\n", "\r\n"
-        )
-        + "if %errorlevel%==3010 exit /b 0\r\n"
-        "exit /b %errorlevel%\r\n"
-    )
+def msi_install_script(msi_win_path: str, properties: str = "", then: str = "") -> str:
+    """Install an MSI silently, its verbose log next to it; ``then`` runs only once it succeeded."""
+    command = f'msiexec.exe /i "{msi_win_path}" /qn /norestart /l*v "{msi_win_path}.log"'
+    lines = ["@echo off", f"{command} {properties}".rstrip()]
+    if then:
+        # 3010 is success with a reboot pending; anything else stops before the follow-up
+        lines += ["if %errorlevel%==3010 goto installed", "if not %errorlevel%==0 exit /b %errorlevel%", ":installed",
+                  then, "exit /b %errorlevel%"]
+    else:
+        lines += ["if %errorlevel%==3010 exit /b 0", "exit /b %errorlevel%"]
+    return "\r\n".join(lines) + "\r\n"
 
 
 def _ps(text: str) -> str:
