@@ -11,8 +11,13 @@ for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 # pyenv and other non-Debian Pythons bring their own venv module
+# (whole names only: python3-guestfs is still wanted)
 if python3 -c 'import venv, ensurepip' 2>/dev/null; then
-  missing=("${missing[@]/python3-venv}"); missing=("${missing[@]/python3}")
+  kept=()
+  for pkg in "${missing[@]}"; do
+    case "$pkg" in python3|python3-venv) ;; *) kept+=("$pkg") ;; esac
+  done
+  missing=("${kept[@]}")
 fi
 pkgs=$(printf '%s\n' "${missing[@]}" | grep -v '^$' || true)
 if [ -n "$pkgs" ]; then
