@@ -66,11 +66,22 @@ def _inventory(endpoint_id: str, env: dict[str, Any] | None) -> NetworkInventory
 
 @celery_app.task(name="coriolis.control.validate_endpoint")
 def validate_endpoint(endpoint_id: str) -> dict[str, Any]:
-    """Check an endpoint's connection as source (or destination, for destination-only providers)."""
+    """Check an endpoint's connection in each role its provider has; valid when one role is.
+
+    A kvm endpoint made for a destination has no ``domains_dir``: it is valid (as a destination), and the
+    message says why it cannot be a source.
+    """
     with session_scope(get_settings().database_url) as s:
         spec = get_provider(s.get(Endpoint, endpoint_id).type)
-    role = "source" if spec.exporter else "destination"
-    return _answer(lambda: _provider(endpoint_id, role).validate())
+    roles = [role for role, factory in (("source", spec.exporter), ("destination", spec.importer)) if factory]
+    answers = {role: _answer(lambda role=role: _provider(endpoint_id, role).validate()) for role in roles}
+    valid = [role for role in roles if answers[role]["ok"]]
+    if len(valid) == len(roles):
+        return {"ok": True, "value": None}
+    failed = "; ".join(f"as a {role}: {answers[role]['message']}" for role in roles if role not in valid)
+    if valid:
+        return {"ok": True, "value": None, "message": f"valid as a {valid[0]} only ({failed})"}
+    return {"ok": False, "message": failed, "not_found": False}
 
 
 @celery_app.task(name="coriolis.control.list_instances")

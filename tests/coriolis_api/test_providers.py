@@ -32,17 +32,36 @@ def test_schema_kinds_by_upstream_number(client, project):
     assert client.get(f"/v1/{project}/providers/ova/schemas/4").status_code == 404
 
 
-def test_served_schemas_state_nullable_as_json_schema(client, project):
-    """``nullable: true`` is OpenAPI; a JSON Schema validator needs ``type: [..., "null"]``."""
+def _properties(schema):
+    """Every property of ``schema``, nested objects' too, as (name, property)."""
+    for name, prop in (schema.get("properties") or {}).items():
+        yield name, prop
+        yield from _properties(prop)
+
+
+def test_served_schemas_type_every_option_with_one_word(client, project):
+    """coriolis-web draws a form field from ``type`` read as one word and sends a field's ``default`` when the
+    user leaves it empty: a nullable option is served optional, with one type, no null default, no null choice;
+    and the served schemas are valid JSON Schemas a form's output passes."""
     import jsonschema
 
-    schemas = client.get(f"/v1/{project}/providers/stub/schemas/16").get_json()["schemas"]
-    schema = schemas["connection_info_schema"]["oneOf"][0]
-    assert "nullable" not in str(schemas)
-    nullable = [name for name, prop in schema["properties"].items() if "null" in (prop.get("type") or [])]
-    assert nullable, "the stub connection declares nullable options"
-    jsonschema.Draft7Validator.check_schema(schema)
-    jsonschema.validate({nullable[0]: None}, schema)
+    for provider in ("stub", "kvm", "openstack", "ova"):
+        for kind in ("16", "8", "4"):
+            resp = client.get(f"/v1/{project}/providers/{provider}/schemas/{kind}")
+            if resp.status_code == 404:
+                continue
+            for schema in resp.get_json()["schemas"].values():
+                schema = schema["oneOf"][0] if "oneOf" in schema else schema
+                assert "nullable" not in str(schema)
+                jsonschema.Draft7Validator.check_schema(schema)
+                for name, prop in _properties(schema):
+                    assert isinstance(prop.get("type", "object"), str), (provider, kind, name, prop)
+                    assert None not in (prop.get("enum") or []), (provider, kind, name)
+                    assert "default" not in prop or prop["default"] is not None, (provider, kind, name)
+    stub = client.get(f"/v1/{project}/providers/stub/schemas/16").get_json()["schemas"]["connection_info_schema"]
+    properties = stub["oneOf"][0]["properties"]
+    assert properties["storage_dir"]["type"] == "string" and "default" not in properties["storage_dir"]
+    jsonschema.validate({"networks": ["prod"]}, stub["oneOf"][0])  # what the form sends: unset options left out
 
 
 def test_provider_schemas_are_json_schemas_of_the_marshmallow_ones(client, project):

@@ -87,3 +87,18 @@ def test_a_provider_without_the_ability_is_a_400(live_client, tmp_path):
         assert resp.status_code == 400, resp.get_json()
         error = resp.get_json()["error"]
         assert error["fault"] == "badRequest" and "cannot list networks and storage" in error["message"]
+
+
+def test_an_endpoint_valid_in_one_of_its_roles_is_valid_and_says_which(live_client, tmp_path):
+    """coriolis-web validates every endpoint it saves: a kvm endpoint made for a destination (no domains_dir)
+    or for a source (no storage_dir) is valid, and the message says why it cannot play the other role."""
+    project = f"inv-{uuid.uuid4().hex[:8]}"
+    (tmp_path / "domains").mkdir()
+    for info, valid_as, other in (({"storage_dir": str(tmp_path / "dst")}, "destination", "source"),
+                                  ({"domains_dir": str(tmp_path / "domains")}, "source", "destination")):
+        body = {"endpoint": {"name": valid_as, "type": "kvm", "connection_info": info}}
+        eid = live_client.post(f"/v1/{project}/endpoints", json=body).get_json()["endpoint"]["id"]
+        answer = live_client.post(f"/v1/{project}/endpoints/{eid}/actions",
+                                  json={"validate-connection": None}).get_json()["validate-connection"]
+        assert answer["valid"] is True, answer
+        assert answer["message"].startswith(f"valid as a {valid_as} only (as a {other}: "), answer

@@ -23,29 +23,40 @@ class SchemasResponse(Schema):
     schemas = fields.Dict()
 
 
-def _json_nullable(node):
-    """OpenAPI's ``nullable: true`` (which JSON Schema ignores) as JSON Schema's ``type: [..., "null"]``."""
+def _optional_when_nullable(node):
+    """OpenAPI's ``nullable: true`` (which JSON Schema ignores) dropped: a nullable option is served as optional.
+
+    coriolis-web builds its forms from ``type`` read as one word (``"string"``, ``"array"``...) and sends a
+    field's ``default`` when the user leaves it empty: ``type: ["string", "null"]`` draws no input at all,
+    a ``null`` in an ``enum`` breaks its dropdown. So a nullable option keeps its single type, loses a
+    ``null`` default and ``null`` choices, and is left out of ``required``: clients leave it out when unset,
+    and the API still takes ``null`` as "not given".
+    """
     if isinstance(node, list):
-        return [_json_nullable(n) for n in node]
+        return [_optional_when_nullable(n) for n in node]
     if not isinstance(node, dict):
         return node
-    out = {k: _json_nullable(v) for k, v in node.items() if k != "nullable"}
+    out = {k: _optional_when_nullable(v) for k, v in node.items() if k != "nullable"}
     if node.get("nullable") is True:
-        kind = out.get("type")
-        if isinstance(kind, str):
-            out["type"] = [kind, "null"]
-        elif isinstance(kind, list) and "null" not in kind:
-            out["type"] = [*kind, "null"]
-        if isinstance(out.get("enum"), list) and None not in out["enum"]:
-            out["enum"] = [*out["enum"], None]
+        if out.get("default", ...) is None:
+            del out["default"]
+        if isinstance(out.get("enum"), list):
+            out["enum"] = [v for v in out["enum"] if v is not None]
+    properties = out.get("properties")
+    if isinstance(out.get("required"), list) and isinstance(properties, dict):
+        nullable = {name for name, prop in node["properties"].items()
+                    if isinstance(prop, dict) and prop.get("nullable") is True}
+        out["required"] = [name for name in out["required"] if name not in nullable]
+        if not out["required"]:
+            del out["required"]
     return out
 
 
 def json_schema(schema_cls) -> dict:
-    """A marshmallow schema as JSON Schema (through apispec's converter; nullable as ``type: [..., "null"]``)."""
+    """A marshmallow schema as JSON Schema (through apispec's converter; a nullable option as optional)."""
     plugin = MarshmallowPlugin()
     APISpec("schema", "1", "3.0.3", plugins=[plugin])
-    out = _json_nullable(plugin.converter.schema2jsonschema(schema_cls))
+    out = _optional_when_nullable(plugin.converter.schema2jsonschema(schema_cls))
     out["$schema"] = "http://json-schema.org/draft-07/schema#"
     out["additionalProperties"] = False
     return out
