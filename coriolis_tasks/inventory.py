@@ -17,7 +17,8 @@ from providers.registry import get_provider
 from providers.types import InstanceNotFound, NetworkInventory, ProviderError
 
 
-def _provider(endpoint_id: str, role: str):
+def _provider(endpoint_id: str, role: str, env: dict[str, Any] | None = None):
+    """The endpoint's provider in ``role``, with the options of ``env`` that role knows (the rest ignored)."""
     with session_scope(get_settings().database_url) as s:
         endpoint = s.get(Endpoint, endpoint_id)
         ptype, info, project = endpoint.type, endpoint.connection_info, endpoint.project_id
@@ -25,7 +26,8 @@ def _provider(endpoint_id: str, role: str):
     factory = spec.exporter if role == "source" else spec.importer
     if factory is None:
         raise ProviderError(f"provider {ptype!r} cannot act as a {role}")
-    return factory(resolve_connection_info(info, spec, project_id=project), {})
+    schema = spec.source_environment_schema if role == "source" else spec.destination_environment_schema
+    return factory(resolve_connection_info(info, spec, project_id=project), _known_options(schema, env or {}))
 
 
 def _answer(call) -> dict[str, Any]:
@@ -85,13 +87,15 @@ def validate_endpoint(endpoint_id: str) -> dict[str, Any]:
 
 
 @celery_app.task(name="coriolis.control.list_instances")
-def list_instances(endpoint_id: str) -> dict[str, Any]:
-    return _answer(lambda: [vm.summary() for vm in _provider(endpoint_id, "source").list_instances()])
+def list_instances(endpoint_id: str, env: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The source's instances, read with the source options ``env`` (coriolis-web's wizard sends its form)."""
+    return _answer(lambda: [vm.summary() for vm in _provider(endpoint_id, "source", env).list_instances()])
 
 
 @celery_app.task(name="coriolis.control.get_instance")
-def get_instance(endpoint_id: str, instance: str) -> dict[str, Any]:
-    return _answer(lambda: _provider(endpoint_id, "source").get_instance(instance).to_dict())
+def get_instance(endpoint_id: str, instance: str, env: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One instance in full, read with the source options ``env``."""
+    return _answer(lambda: _provider(endpoint_id, "source", env).get_instance(instance).to_dict())
 
 
 @celery_app.task(name="coriolis.control.list_networks")

@@ -58,10 +58,21 @@ class EndpointListResponse(Schema):
     endpoints = fields.List(fields.Nested(EndpointOut))
 
 
+ENV_DESCRIPTION = ("provider environment options: a JSON object, or it base64-encoded (as upstream clients send it); "
+                   "options the provider does not use are ignored")
+
+
 class InstanceArgs(Schema):
     marker = fields.String(load_default=None, validate=NAME)
     limit = fields.Integer(load_default=None, validate=validate.Range(min=1, max=1000))
     name = fields.String(load_default=None, validate=NAME)
+    env = fields.String(load_default=None, validate=validate.Length(min=1, max=65536),
+                        metadata={"description": ENV_DESCRIPTION})
+
+
+class InstanceShowArgs(Schema):
+    env = fields.String(load_default=None, validate=validate.Length(min=1, max=65536),
+                        metadata={"description": ENV_DESCRIPTION})
 
 
 class InstanceListResponse(Schema):

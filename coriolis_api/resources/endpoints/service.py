@@ -147,18 +147,20 @@ def decoded_instance_id(text: str) -> str | None:
     return decoded
 
 
-def instance(endpoint: Endpoint, instance_id: str) -> dict[str, Any]:
-    """One instance, named by its id in URL-safe base64 (upstream clients) or literally (older clients).
+def instance(endpoint: Endpoint, instance_id: str, args: dict | None = None) -> dict[str, Any]:
+    """One instance, named by its id in URL-safe base64 (upstream clients) or literally (older clients), read
+    with the source options of ``?env=`` (those the provider does not use are ignored).
 
     The base64 reading is tried first; when it names no instance, the literal one is (an id such as
     ``abcd`` is valid base64 of other bytes).
     """
+    env = parse_env((args or {}).get("env"))
     decoded = decoded_instance_id(instance_id)
     if decoded is not None:
-        answer = _ask("coriolis.control.get_instance", endpoint.id, decoded)
+        answer = _ask("coriolis.control.get_instance", endpoint.id, decoded, env)
         if answer["ok"] or not answer.get("not_found"):
             return instance_info.export_info(_value(answer))
-    return instance_info.export_info(ask_worker("coriolis.control.get_instance", endpoint.id, instance_id))
+    return instance_info.export_info(ask_worker("coriolis.control.get_instance", endpoint.id, instance_id, env))
 
 
 NAME_MATCH_SECONDS = 2.0
@@ -186,9 +188,11 @@ def _matching(rows: list[dict[str, Any]], pattern: str) -> list[dict[str, Any]]:
 
 
 def instances(endpoint: Endpoint, args: dict) -> list[dict[str, Any]]:
-    """The endpoint's instances, filtered by name (a regular expression) and paged by marker (an instance id)."""
+    """The endpoint's instances, read with the source options of ``?env=``, filtered by name (a regular
+    expression) and paged by marker (an instance id)."""
     provider_for(endpoint.type, "source")
-    rows = [instance_info.summary(r) for r in ask_worker("coriolis.control.list_instances", endpoint.id)]
+    env = parse_env(args.get("env"))
+    rows = [instance_info.summary(r) for r in ask_worker("coriolis.control.list_instances", endpoint.id, env)]
     if args.get("name"):
         rows = _matching(rows, args["name"])
     rows.sort(key=lambda r: r["id"])

@@ -112,14 +112,15 @@ class EndpointStorage(MethodView):
 
 @blp.route("/<endpoint_id>/instances/<path:instance_id>")
 class EndpointInstance(MethodView):
+    @blp.arguments(schemas.InstanceShowArgs, location="query")
     @blp.response(200, schemas.InstanceResponse)
-    def get(self, project_id, endpoint_id, instance_id):
+    def get(self, args, project_id, endpoint_id, instance_id):
         """Show one instance of the endpoint, with its devices; its id in URL-safe base64 (as upstream clients
         send it) or literal."""
         check_instance_id(instance_id)
         with db_session() as s:
             endpoint = service.get(s, current(project_id, "endpoint:show_instance"), endpoint_id)
-        return {"instance": service.instance(endpoint, instance_id)}
+        return {"instance": service.instance(endpoint, instance_id, args)}
 
 
 def _options(project_id: str, endpoint_id: str, role: str, args: dict) -> list[dict]:
