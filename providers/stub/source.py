@@ -57,12 +57,14 @@ class StubExporter:
             raise InstanceNotFound(f"instance {instance!r} not found")
         sizes = self.env["instance_disks"].get(instance) or [self.env["disk_size_mb"]] * self.env["disks"]
         mac_tail = hashlib.sha1(instance.encode()).hexdigest()[:6]
+        backend = next(iter(self.connection.get("storage_backends") or ()), None)  # where the disks "live"
         return VmInfo(
             id=instance,
             name=instance,
             num_cpu=1,
             memory_mb=256,
-            disks=tuple(DiskInfo(id=f"disk{n}", size_bytes=mb << 20, format="raw") for n, mb in enumerate(sizes)),
+            disks=tuple(DiskInfo(id=f"disk{n}", size_bytes=mb << 20, format="raw", storage_backend_identifier=backend)
+                        for n, mb in enumerate(sizes)),
             nics=(NicInfo(mac_address="52:54:00:" + ":".join(mac_tail[i : i + 2] for i in (0, 2, 4)),
                           network_name="stub-net"),),
             guest_id="coriolis-stub",

@@ -21,9 +21,27 @@ class CronField(fields.Field):
         raise ValidationError("an integer or a cron field (text)")
 
 
-def shown_cron(text: str) -> int | str:
-    """A stored cron field as responses show it: a plain number as an integer (upstream's type)."""
-    return int(text) if text.isdigit() else text
+class DayOfWeekField(CronField):
+    """``dow``: a JSON integer is upstream's day number (Python's ``weekday()``: 0 Monday ... 6 Sunday, what
+    coriolis-web's "Monday" sends); cron text keeps cron's numbering (0 or 7 Sunday, 1 Monday ... 6 Saturday).
+
+    Stored as cron text, so the integer is moved to cron's numbering here.
+    """
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, int) and not isinstance(value, bool):
+            if not 0 <= value <= 6:
+                raise ValidationError("an integer from 0 (Monday) to 6 (Sunday), or a cron field (text)")
+            return str((value + 1) % 7)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def shown_cron(name: str, text: str) -> int | str:
+    """A stored cron field as responses show it: a plain number as an integer (upstream's type); a day of the
+    week as upstream numbers it (0 Monday ... 6 Sunday)."""
+    if not text.isdigit():
+        return text
+    return (int(text) + 6) % 7 if name == "dow" else int(text)
 
 
 class CronSchema(Schema):
@@ -31,7 +49,7 @@ class CronSchema(Schema):
     hour = CronField(load_default=None, allow_none=True)
     dom = CronField(load_default=None, allow_none=True)
     month = CronField(load_default=None, allow_none=True)
-    dow = CronField(load_default=None, allow_none=True)
+    dow = DayOfWeekField(load_default=None, allow_none=True)
 
     @validates_schema
     def parses(self, data, **_kwargs):

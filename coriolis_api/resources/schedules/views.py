@@ -29,7 +29,7 @@ blp = Blueprint(
 def present(row: Schedule) -> dict:
     data = {c.name: getattr(row, c.name) for c in Schedule.__table__.columns}
     cron = {name: getattr(row, name) for name in FIELDS}
-    data["schedule"] = {name: schemas.shown_cron(text) for name, text in cron.items() if text is not None}
+    data["schedule"] = {name: schemas.shown_cron(name, text) for name, text in cron.items() if text is not None}
     return data
 
 

@@ -59,3 +59,52 @@ def test_the_wizard_reads_instances_with_its_source_options(live_client, project
     bad = clients.b64_json({**SOURCE_FORM, "disks": "many"})
     resp = api.get(f"{base}/endpoints/{src['id']}/instances?limit=100&env={bad}")
     assert resp.status_code == 400 and "disks" in resp.get_json()["error"]["message"]
+
+
+def _stub_transfer(api, base: str, tmp_path) -> str:
+    src = _ok(api.post(f"{base}/endpoints", json=gui_endpoint("stub-src", "stub", {"password": "x"})), 201)
+    dst = _ok(api.post(f"{base}/endpoints", json=gui_endpoint("stub-dst", "stub", {
+        "password": "x", "storage_dir": str(tmp_path)})), 201)
+    body = {"transfer": {"origin_endpoint_id": src["endpoint"]["id"], "destination_endpoint_id": dst["endpoint"]["id"],
+                         "instances": ["stub-vm-2"], "network_map": {"stub-net": "stub-net"},
+                         "storage_mappings": {"default": "stub-storage"}, "notes": "gui", "scenario": "replica"}}
+    return _ok(api.post(f"{base}/transfers", json=body), 201)["transfer"]["id"]
+
+
+def test_the_schedule_tab_adds_retimes_enables_and_deletes(client, settings, project, tmp_path):
+    """The Schedule tab: "Add Schedule" posts midnight, disabled; picking Monday, 03 and 30 and saving sends the
+    whole schedule back with the day as upstream numbers it (Monday is 0), which must fire on a Monday; the
+    switch and the options dialog send one field each."""
+    from datetime import datetime
+
+    from coriolis.database.models import Schedule
+    from coriolis.database.session import session_scope
+    from coriolis_tasks import schedules
+
+    base = f"/v1/{project}"
+    url = f"{base}/transfers/{_stub_transfer(client, base, tmp_path)}/schedules"
+    added = _ok(client.post(url, json={"schedule": {"hour": 0, "minute": 0}, "enabled": False}), 201)["schedule"]
+    assert clients.SCHEDULE_KEYS <= set(added)
+    assert added["schedule"] == {"hour": 0, "minute": 0} and added["enabled"] is False
+    sid = added["id"]
+    saved = _ok(client.put(f"{url}/{sid}", json={"enabled": False, "shutdown_instance": False, "auto_deploy": False,
+                                                 "schedule": {"hour": 3, "minute": 30, "dow": 0}}))["schedule"]
+    assert saved["schedule"] == {"hour": 3, "minute": 30, "dow": 0}  # read back into the "Monday" dropdown
+    with session_scope(settings.database_url) as s:
+        stored = s.get(Schedule, sid)
+        monday, sunday = datetime(2026, 11, 30, 3, 30), datetime(2026, 11, 29, 3, 30)
+        assert schedules.matches(stored, monday) and not schedules.matches(stored, sunday)
+    assert _ok(client.put(f"{url}/{sid}", json={"enabled": True}))["schedule"]["enabled"] is True
+    options = _ok(client.put(f"{url}/{sid}", json={"shutdown_instance": False, "auto_deploy": True}))["schedule"]
+    assert options["auto_deploy"] is True and options["schedule"]["dow"] == 0
+    assert _ok(client.get(url))["schedules"][0]["schedule"] == {"hour": 3, "minute": 30, "dow": 0}
+    # every upstream day number round-trips; cron text keeps cron's numbering (1 is Monday there)
+    for day in range(7):
+        assert _ok(client.put(f"{url}/{sid}", json={"schedule": {"dow": day}}))["schedule"]["schedule"]["dow"] == day
+    assert _ok(client.put(f"{url}/{sid}", json={"schedule": {"dow": "1-5"}}))["schedule"]["schedule"]["dow"] == "1-5"
+    assert _ok(client.put(f"{url}/{sid}", json={"schedule": {"dow": "1"}}))["schedule"]["schedule"]["dow"] == 0
+    resp = client.put(f"{url}/{sid}", json={"schedule": {"dow": 7}})
+    assert resp.status_code == 400 and "0 (Monday) to 6 (Sunday)" in resp.get_json()["error"]["message"]
+    assert _ok(client.put(f"{url}/{sid}", json={"enabled": False}))["schedule"]["enabled"] is False
+    assert client.delete(f"{url}/{sid}").status_code == 204
+    assert _ok(client.get(url))["schedules"] == []
