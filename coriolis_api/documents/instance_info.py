@@ -77,3 +77,25 @@ def run_info(info: dict[str, Any] | None, volumes: dict[str, list[dict[str, Any]
             "volumes_info": list((volumes or {}).get(instance, [])),
         }
     return out
+
+
+def transfer_result(result: dict[str, Any] | None) -> dict[str, Any]:
+    """A run's ``transfer_result``: per instance, what the destination made, with the keys upstream clients read
+    (coriolis-web's details page reads ``devices.disks``, ``devices.nics`` and ``instance_name``).
+
+    Our own keys (``boot``, ``details``, ``disks``...) stay beside them.
+    """
+    out: dict[str, Any] = {}
+    for instance, made in (result or {}).items():
+        if not isinstance(made, dict):
+            out[instance] = made
+            continue
+        disks = [_set({"id": d.get("disk_id") or d.get("id"), "size_bytes": d.get("size_bytes"),
+                       "format": d.get("format")}) for d in made.get("disks") or [] if isinstance(d, dict)]
+        nics = [_set(n, NULLABLE_NIC_KEYS) for n in made.get("nics") or [] if isinstance(n, dict)]
+        out[instance] = {
+            **made,
+            "instance_name": made.get("name") or made.get("id") or instance,
+            "devices": {"disks": [_disk(d) for d in disks], "nics": nics},
+        }
+    return out

@@ -288,6 +288,7 @@ def present(
     data["origin"] = {**migration.origin, "connection_info": origin_info}
     data["destination"] = {**migration.destination, "connection_info": destination_info}
     data["info"] = instance_info.run_info(migration.info)
+    data["transfer_result"] = instance_info.transfer_result(migration.transfer_result)
     data["storage_mappings"] = inventory.storage_mappings(migration.storage_mappings)
     data["last_execution_status"] = migration.status
     data.update(UPSTREAM_DEFAULTS, base_id=migration.id)

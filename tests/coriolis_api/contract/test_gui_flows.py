@@ -108,3 +108,60 @@ def test_the_schedule_tab_adds_retimes_enables_and_deletes(client, settings, pro
     assert _ok(client.put(f"{url}/{sid}", json={"enabled": False}))["schedule"]["enabled"] is False
     assert client.delete(f"{url}/{sid}").status_code == 204
     assert _ok(client.get(url))["schedules"] == []
+
+
+def test_wizard_execute_deploy_and_delete_as_the_gui_sends_them(live_client, project, tmp_path):
+    """The wizard's transfer (live migration, both maps, the whole option forms), its execution, "Edit" (a
+    partial ``source_environment`` merged into the stored one), "Create Deployment" (``user_scripts: {}``,
+    pool mappings ``null``; refused after a cancelled execution unless forced), the deployment page (it reads
+    ``transfer_result[instance].devices`` and ``instance_name``), then "Delete Disks" and "Delete"."""
+    api, base = live_client, f"/v1/{project}"
+    src = _ok(api.post(f"{base}/endpoints", json=gui_endpoint("stub-src", "stub", {"password": "x"})), 201)[
+        "endpoint"]
+    dst = _ok(api.post(f"{base}/endpoints", json=gui_endpoint("stub-dst", "stub", {
+        "password": "x", "storage_dir": str(tmp_path)})), 201)["endpoint"]
+    body = {"transfer": {
+        "origin_endpoint_id": src["id"], "destination_endpoint_id": dst["id"],
+        "network_map": {"stub-net": "stub-net"}, "instances": ["stub-vm-2"],
+        "storage_mappings": {"default": "stub-storage",
+                             "backend_mappings": [{"source": "stub-storage", "destination": "stub-storage"}],
+                             "disk_mappings": [{"disk_id": "disk1", "destination": "stub-storage"}]},
+        "notes": "gui stub-vm-2", "source_environment": SOURCE_FORM, "destination_environment": DESTINATION_FORM,
+        "clone_disks": True, "skip_os_morphing": False, "scenario": "live_migration"}}
+    transfer = _ok(api.post(f"{base}/transfers", json=body), 201)["transfer"]
+    tid = transfer["id"]
+    assert clients.TRANSFER_KEYS <= set(transfer) and transfer["scenario"] == "live_migration"
+    assert transfer["storage_mappings"]["disk_mappings"] == [{"disk_id": "disk1", "destination": "stub-storage"}]
+    run = _ok(api.post(f"{base}/transfers/{tid}/executions", json=clients.execution_create()), 202)["execution"]
+    done = wait_for(api, project, run["id"], lambda e: e["status"] in FINISHED, timeout=180,
+                    path=f"transfers/{tid}/executions")
+    assert done["status"] == "COMPLETED", done.get("last_error")
+    export = _ok(api.get(f"{base}/transfers/{tid}"))["transfer"]["info"]["stub-vm-2"]["export_info"]
+    assert [d["storage_backend_identifier"] for d in export["devices"]["disks"]] == ["stub-storage"] * 2
+
+    edited = _ok(api.put(f"{base}/transfers/{tid}", json={"transfer": {
+        "source_environment": {"disk_size_mb": 8}, "storage_mappings": {"default": "stub-storage"}}}))
+    assert edited["execution"]["status"] == "COMPLETED"
+    shown = _ok(api.get(f"{base}/transfers/{tid}"))["transfer"]
+    assert shown["source_environment"] == {**SOURCE_FORM, "disk_size_mb": 8}
+
+    deploy = {"deployment": {"transfer_id": tid, "clone_disks": True, "force": False, "skip_os_morphing": False,
+                             "user_scripts": {}, "instance_osmorphing_minion_pool_mappings": None}}
+    deployment = _ok(api.post(f"{base}/deployments", json=deploy), 202)["deployment"]
+    finished = wait_for(api, project, deployment["id"], lambda d: d["status"] in FINISHED, timeout=180,
+                        path="deployments")
+    assert finished["status"] == "COMPLETED", finished.get("last_error")
+    page = _ok(api.get(f"{base}/deployments/{deployment['id']}"))["deployment"]
+    assert clients.DEPLOYMENT_KEYS <= set(page)
+    result = page["transfer_result"]["stub-vm-2"]
+    assert result["instance_name"] and set(result["devices"]) == {"disks", "nics"}
+    assert [d["id"] for d in result["devices"]["disks"]] == ["disk0", "disk1"]
+    assert all(d["size_bytes"] == 16 << 20 and d["format"] == "qcow2" for d in result["devices"]["disks"])
+    assert _ok(api.get(f"{base}/deployments?limit=25"))["deployments"][0]["transfer_result"]["stub-vm-2"][
+        "devices"]["nics"] == []
+
+    assert api.delete(f"{base}/deployments/{deployment['id']}").status_code == 204
+    deleted_disks = _ok(api.post(f"{base}/transfers/{tid}/actions", json=clients.DELETE_DISKS))["execution"]
+    assert deleted_disks["status"] == "COMPLETED" and clients.EXECUTION_KEYS <= set(deleted_disks)
+    assert api.delete(f"{base}/transfers/{tid}").status_code == 204
+    assert api.delete(f"{base}/endpoints/{src['id']}").status_code == 204
