@@ -41,7 +41,7 @@ def worker_calls(monkeypatch) -> list[tuple]:
 
     def answer(task_name, *args):
         calls.append((task_name, *args))
-        return {"id": args[-1], "name": args[-1]}
+        return {"id": args[1], "name": args[1]}  # (endpoint id, instance id, env)
 
     monkeypatch.setattr("coriolis_api.resources.endpoints.service.ask_worker", answer)
     return calls
@@ -118,7 +118,7 @@ def test_instance_ids_may_be_paths_up_to_the_bound(client, project, worker_calls
     for instance in ["folder/vm one.vmx", "a" * 1024]:
         resp = client.get(f"/v1/{project}/endpoints/{eid}/instances/{instance}")
         assert resp.status_code == 200 and resp.get_json()["instance"]["id"] == instance
-    assert [call[-1] for call in worker_calls] == ["folder/vm one.vmx", "a" * 1024]
+    assert [call[2] for call in worker_calls] == ["folder/vm one.vmx", "a" * 1024]
 
 
 @pytest.mark.parametrize(
