@@ -50,7 +50,7 @@ class FixedAnswer:
 
 def _ask_worker(task_name: str, *args: Any) -> Any:
     if task_name.endswith("get_instance"):
-        return {"id": args[-1], "name": str(args[-1]), "disks": []}
+        return {"id": args[1], "name": str(args[1]), "disks": []}  # (endpoint id, instance id, env)
     return [{"id": "vm-1", "name": "vm-1"}, {"id": "vm-2", "name": "vm-2"}]
 
 
