@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -17,6 +19,18 @@ from providers.types import ProviderError, Reporter
 T = TypeVar("T")
 MIGRATION_TAG = "coriolis_migration_id"
 INSTANCE_TAG = "coriolis_instance"
+SNAPSHOT = "ebs-snapshot:"
+DISK_TAG = "coriolis_disk_id"
+CHECKSUM_TAG = "coriolis_disk_checksum"
+REPLICA_TAG = "coriolis_replica_transfer_id"
+
+
+def safe_name(name: str) -> str:
+    """``name`` reduced to what AMI names allow, with a short hash when characters were dropped."""
+    cleaned = re.sub(r"[^A-Za-z0-9()\[\]./'@_-]+", "-", name).strip("-")[:100]
+    if cleaned == name and len(cleaned) >= 3:
+        return cleaned
+    return f"{cleaned or 'x'}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
 def error_text(exc: Exception) -> str:

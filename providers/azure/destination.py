@@ -10,6 +10,7 @@ from typing import Any
 
 from marshmallow import ValidationError
 
+from providers.abilities import run_lookups
 from providers.azure.blobs import blobs_with, delete_blob, upload_vhd
 from providers.azure.client import Arm, container_client
 from providers.azure.options import Connection, TargetOptions, load_connection, load_target
@@ -146,13 +147,20 @@ class AzureImporter:
             delete_blob(container, f"{name}.vhd")  # the managed disk holds its own copy
         return DiskRef(disk.disk_id, MANAGED_DISK + made["id"], "raw", uploaded.virtual_size, uploaded.checksum)
 
-    def vm_size(self, vm: VmInfo) -> str:
-        if self.options.vm_size:
-            return self.options.vm_size
+    def _sizes(self) -> list[dict[str, Any]]:
         conn = self.connection
         sizes = self.arm.call("GET", f"/subscriptions/{conn.subscription_id}/providers/Microsoft.Compute/locations/"
                                      f"{conn.location}/vmSizes", "compute") or {}
-        return best_size(sizes.get("value", []), vm.num_cpu, vm.memory_mb)
+        return sizes.get("value", [])
+
+    def vm_size(self, vm: VmInfo) -> str:
+        if self.options.vm_size:
+            return self.options.vm_size
+        return best_size(self._sizes(), vm.num_cpu, vm.memory_mb)
+
+    def lookup_options(self, names: frozenset[str] | None) -> list[dict[str, Any]]:
+        """The VM sizes of the location (``OptionLookup``)."""
+        return run_lookups({"vm_size": lambda: sorted(s["name"] for s in self._sizes())}, names)
 
     def create_instance(
         self, vm: VmInfo, disks: list[DiskRef], ctx: MigrationContext, reporter: Reporter

@@ -11,6 +11,7 @@ from typing import Any
 from google.api_core.exceptions import GoogleAPIError, NotFound
 from marshmallow import ValidationError
 
+from providers.abilities import run_lookups
 from providers.gcp.client import Gcp
 from providers.gcp.options import TargetOptions, load_connection, load_target
 from providers.gcp.tarball import TarGzStream
@@ -182,6 +183,11 @@ class GcpImporter:
             return self.options.machine_type
         return best_machine_type(self.gcp.items(f"zones/{self.gcp.conn.zone}/machineTypes"), vm.num_cpu,
                                  vm.memory_mb)
+
+    def lookup_options(self, names: frozenset[str] | None) -> list[dict[str, Any]]:
+        """The machine types of the zone (``OptionLookup``)."""
+        return run_lookups({"machine_type": lambda: sorted(
+            t["name"] for t in self.gcp.items(f"zones/{self.gcp.conn.zone}/machineTypes"))}, names)
 
     def create_instance(
         self, vm: VmInfo, disks: list[DiskRef], ctx: MigrationContext, reporter: Reporter

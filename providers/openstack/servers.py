@@ -1,8 +1,9 @@
 """How a Nova server boots from the imported disks (a Glance image, or Cinder volumes through block device
-mappings), and how its console log tells that it booted."""
+mappings), how its console log tells that it booted, and how resources of a migration are named."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from typing import Any
@@ -14,6 +15,14 @@ FAILURE_RE = re.compile(r"Kernel panic|Gave up waiting for root|No bootable devi
 
 # What an imported disk's DiskRef.path holds: the Glance image or Cinder volume made from it.
 GLANCE, CINDER = "glance:", "cinder:"
+
+
+def safe_name(name: str) -> str:
+    """``name`` reduced to ``[A-Za-z0-9._-]``, with a short hash when characters were dropped."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
+    if cleaned == name and cleaned:
+        return cleaned
+    return f"{cleaned or 'x'}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
 def made_from(disks: list[DiskRef]) -> dict[str, list[str]]:
