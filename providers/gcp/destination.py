@@ -98,9 +98,9 @@ class GcpImporter:
                           if subnet.startswith("projects/") else subnet)
 
     def target_profile(self, vm: VmInfo) -> TargetProfile:
-        """Raw disks on virtio-scsi (the ``virtio`` driver set holds virtio_scsi), gVNIC (or virtio-net) NICs,
-        cloud-init's GCE datasource."""
-        return TargetProfile(disk_format="raw", disk_bus="virtio",
+        """Raw disks on Compute Engine's buses (``gce``: virtio-scsi, NVMe on third-generation machine types),
+        gVNIC (or virtio-net) NICs, cloud-init's GCE datasource."""
+        return TargetProfile(disk_format="raw", disk_bus="gce",
                              nic_model="gvnic" if self.options.nic_type == "GVNIC" else "virtio",
                              firmware=vm.firmware_type, cloud_init_datasources=("GCE",))
 
