@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -14,6 +12,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from providers.aws.options import Connection
+from providers.naming import cleaned_name
 from providers.types import ProviderError, Reporter
 
 T = TypeVar("T")
@@ -27,10 +26,7 @@ REPLICA_TAG = "coriolis_replica_transfer_id"
 
 def safe_name(name: str) -> str:
     """``name`` reduced to what AMI names allow, with a short hash when characters were dropped."""
-    cleaned = re.sub(r"[^A-Za-z0-9()\[\]./'@_-]+", "-", name).strip("-")[:100]
-    if cleaned == name and len(cleaned) >= 3:
-        return cleaned
-    return f"{cleaned or 'x'}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+    return cleaned_name(name, r"[^A-Za-z0-9()\[\]./'@_-]+", max_length=100, min_length=3)
 
 
 def error_text(exc: Exception) -> str:

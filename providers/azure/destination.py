@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ from providers.abilities import run_lookups
 from providers.azure.blobs import blobs_with, delete_blob, upload_vhd
 from providers.azure.client import Arm, container_client
 from providers.azure.options import Connection, TargetOptions, load_connection, load_target
+from providers.naming import cleaned_name
 from providers.types import (
     BootResult,
     DiskRef,
@@ -36,10 +35,7 @@ CHECKSUM_TAG = "coriolis_disk_checksum"
 
 def safe_name(name: str) -> str:
     """``name`` reduced to what Azure resource names allow (80 characters), hashed when shortened or changed."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")[:70]
-    if cleaned == name:
-        return cleaned
-    return f"{cleaned or 'x'}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+    return cleaned_name(name, r"[^A-Za-z0-9._-]+", strip="-.", max_length=70)
 
 
 def best_size(sizes: list[dict[str, Any]], cpus: int, memory_mb: int) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 from pathlib import Path
@@ -15,6 +14,7 @@ from providers.abilities import run_lookups
 from providers.gcp.client import Gcp
 from providers.gcp.options import TargetOptions, load_connection, load_target
 from providers.gcp.tarball import TarGzStream
+from providers.naming import name_hash
 from providers.types import (
     BootResult,
     Cancelled,
@@ -37,7 +37,7 @@ INSTANCE_LABEL = "coriolis-instance"
 def label(value: str) -> str:
     """A label value: lowercase letters, digits, ``-`` and ``_``, at most 63 characters."""
     cleaned = re.sub(r"[^a-z0-9_-]+", "-", value.lower())[:63]
-    return cleaned if cleaned == value else f"{cleaned[:54]}-{hashlib.sha256(value.encode()).hexdigest()[:8]}"
+    return cleaned if cleaned == value else f"{cleaned[:54]}-{name_hash(value)}"
 
 
 def resource_name(value: str) -> str:
@@ -47,7 +47,7 @@ def resource_name(value: str) -> str:
         cleaned = f"c-{cleaned}"
     if cleaned == value and len(cleaned) <= 63:
         return cleaned
-    return f"{cleaned[:54].rstrip('-')}-{hashlib.sha256(value.encode()).hexdigest()[:8]}"
+    return f"{cleaned[:54].rstrip('-')}-{name_hash(value)}"
 
 
 def best_machine_type(types: list[dict[str, Any]], cpus: int, memory_mb: int) -> str:

@@ -3,11 +3,11 @@ mappings), how its console log tells that it booted, and how resources of a migr
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 from typing import Any
 
+from providers.naming import cleaned_name
 from providers.openstack.client import Cloud
 from providers.types import BootResult, DiskRef, ProviderError, Reporter
 
@@ -19,10 +19,7 @@ GLANCE, CINDER = "glance:", "cinder:"
 
 def safe_name(name: str) -> str:
     """``name`` reduced to ``[A-Za-z0-9._-]``, with a short hash when characters were dropped."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
-    if cleaned == name and cleaned:
-        return cleaned
-    return f"{cleaned or 'x'}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+    return cleaned_name(name, r"[^A-Za-z0-9._-]+", strip="-.")
 
 
 def made_from(disks: list[DiskRef]) -> dict[str, list[str]]:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import csv
 import io
-import typing
 from collections.abc import Callable
 from typing import Any
 
 from marshmallow import Schema, validate
 from marshmallow.utils import missing
+
+from providers.registry import made_class
 
 
 def _choices(field) -> list[Any] | None:
@@ -54,15 +55,9 @@ def option_choices(schema_cls: type[Schema], names: list[str] | None,
 
 
 def looks_options_up(factory: Callable | None) -> bool:
-    """Whether the class a provider factory returns (its return annotation) has the ``OptionLookup`` ability:
-    only then is a worker asked (the API imports no SDK to find out)."""
-    if factory is None:
-        return False
-    try:
-        made = typing.get_type_hints(factory).get("return")
-    except Exception:  # an annotation that does not resolve: claim nothing
-        return False
-    return isinstance(made, type) and callable(getattr(made, "lookup_options", None))
+    """Whether the class a provider factory returns has the ``OptionLookup`` ability: only then is a worker
+    asked (the API learns it from the factory's annotation, without making a provider)."""
+    return callable(getattr(made_class(factory), "lookup_options", None))
 
 
 def names_of(text: str | None) -> list[str] | None:
