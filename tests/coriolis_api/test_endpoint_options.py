@@ -29,6 +29,12 @@ def _endpoint(client, project: str, ptype: str, info: dict) -> str:
     return resp.get_json()["endpoint"]["id"]
 
 
+def _upstream_shape(options: list[dict]) -> bool:
+    """Upstream's options document: an array of ``{"name", "values", "config_default"?}`` and nothing else."""
+    return all({"name", "values"} <= set(o) <= {"name", "values", "config_default"} and isinstance(o["name"], str)
+               and isinstance(o["values"], list) for o in options)
+
+
 def _worker(monkeypatch, answer: dict) -> list:
     asked = []
 
@@ -52,6 +58,7 @@ def test_cloud_choices_merge_with_the_schemas_in_schema_order(client, project, m
     resp = client.get(f"/v1/{project}/endpoints/{eid}/destination-options", query_string={"env": encoded})
     assert resp.status_code == 200, resp.get_json()
     options = resp.get_json()["destination_options"]
+    assert _upstream_shape(options)
     assert [o["name"] for o in options] == ["flavor_name", "image_format", "container_format", "disk_bus",
                                             "security_groups"]
     shown = {o["name"]: o for o in options}
