@@ -1,8 +1,9 @@
 """Endpoint calls the API asks a worker to make: validate a connection, list and read instances, list
-networks and storage backends."""
+networks and storage backends, look the choices of environment options up in the cloud."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from marshmallow import ValidationError
@@ -13,8 +14,11 @@ from coriolis.database.session import session_scope
 from coriolis.secrets import masking
 from coriolis_tasks.app import celery_app
 from coriolis_tasks.connections import resolve_connection_info
+from providers.abilities import NetworkInventory, OptionLookup
 from providers.registry import get_provider
-from providers.types import InstanceNotFound, NetworkInventory, ProviderError
+from providers.types import InstanceNotFound, ProviderError
+
+log = logging.getLogger(__name__)
 
 
 def _provider(endpoint_id: str, role: str):
@@ -91,3 +95,40 @@ def list_networks(endpoint_id: str, env: dict[str, Any] | None = None) -> dict[s
 @celery_app.task(name="coriolis.control.list_storage")
 def list_storage(endpoint_id: str, env: dict[str, Any] | None = None) -> dict[str, Any]:
     return _answer(lambda: _inventory(endpoint_id, env).list_storage())
+
+
+class _CloudFailed(Exception):
+    """A lookup the endpoint's cloud failed (not a ``ProviderError``: ``_answer`` must not make it a 400)."""
+
+
+@celery_app.task(name="coriolis.control.lookup_options")
+def lookup_options(endpoint_id: str, role: str, env: dict[str, Any] | None = None,
+                   names: list[str] | None = None) -> dict[str, Any]:
+    """The choices the endpoint's cloud offers for the ``role``'s options (``OptionLookup``), ``[]`` when the
+    provider cannot look any up. A failure of the cloud is a 502 (the caller's request was fine); an error
+    without a provider's message says only its type (an SDK's text could hold a request and its secrets)."""
+
+    def call() -> list[dict[str, Any]]:
+        with session_scope(get_settings().database_url) as s:
+            endpoint = s.get(Endpoint, endpoint_id)
+            ptype, info, project = endpoint.type, endpoint.connection_info, endpoint.project_id
+        spec = get_provider(ptype)
+        factory, schema = ((spec.exporter, spec.source_environment_schema) if role == "source"
+                           else (spec.importer, spec.destination_environment_schema))
+        if factory is None:
+            raise ProviderError(f"provider {ptype!r} cannot act as a {role}")
+        provider = factory(resolve_connection_info(info, spec, project_id=project), _known_options(schema, env or {}))
+        if not isinstance(provider, OptionLookup):
+            return []
+        try:
+            return provider.lookup_options(frozenset(names) if names else None)
+        except ProviderError as exc:
+            raise _CloudFailed(str(exc)) from None
+        except Exception as exc:  # an SDK error no client translated: never a 500, never its text
+            log.warning("looking up %s options of endpoint %s failed: %s", role, endpoint_id, type(exc).__name__)
+            raise _CloudFailed(f"the cloud's answer could not be read ({type(exc).__name__})") from None
+
+    try:
+        return _answer(call)
+    except _CloudFailed as exc:
+        return {"ok": False, "message": masking.mask(f"looking up {role} options failed: {exc}"), "status": 502}

@@ -10,7 +10,8 @@ from coriolis_tasks import staging
 from coriolis_tasks.app import celery_app
 from coriolis_tasks.control import complete_if_done
 from coriolis_tasks.runtime import StageRun, run_stage
-from providers.types import BootResult, DiskRef, ImportedInstance, OsType, ProviderError, TemplateImport
+from providers.abilities import TemplateImport
+from providers.types import BootResult, DiskRef, ImportedInstance, OsType, ProviderError
 
 
 class StageError(Exception):

@@ -1,18 +1,22 @@
 """An endpoint's option choices (``/source-options``, ``/destination-options``) and inventory CSV.
 
-The choices are what the provider's option schema fixes (its enumerations, with the default); options
-whose values come from the cloud (flavors, images...) are not listed: the schema, served by
-``/providers/<type>/schemas/<kind>``, names them. Minion pool options are always empty (no pools).
+The choices are what the provider's option schema fixes (its enumerations, with the default), merged
+with what a provider with the ``OptionLookup`` ability finds in its cloud (flavors, networks, key
+pairs...), asked of a worker (where the endpoint's secrets are resolved). Minion pool options are
+always empty (no pools).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from typing import Any
 
 from marshmallow import Schema, validate
 from marshmallow.utils import missing
+
+from providers.registry import made_class
 
 
 def _choices(field) -> list[Any] | None:
@@ -23,22 +27,37 @@ def _choices(field) -> list[Any] | None:
     return None
 
 
-def option_choices(schema_cls: type[Schema], names: list[str] | None) -> list[dict[str, Any]]:
-    """``[{"name", "values", "config_default"?}]`` for every option of ``schema_cls`` with fixed choices."""
+def option_choices(schema_cls: type[Schema], names: list[str] | None,
+                   looked_up: list[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+    """``[{"name", "values", "config_default"?}]`` for every option of ``schema_cls`` with choices, in the schema's
+    order: its fixed choices (enumerations) first, else those ``looked_up`` in the cloud; the schema's default,
+    else the cloud's, as ``config_default``."""
+    found = {entry["name"]: entry for entry in looked_up}
     out = []
     for name, field in schema_cls().fields.items():
         key = field.data_key or name
         if names and key not in names:
             continue
+        cloud = found.get(key)
         values = _choices(field)
+        if values is None and cloud is not None:
+            values = list(cloud["values"])
         if values is None:
             continue
         option: dict[str, Any] = {"name": key, "values": values}
         default = field.load_default
         if default is not missing and not callable(default) and default is not None:
             option["config_default"] = default
+        elif cloud is not None and cloud.get("config_default") is not None:
+            option["config_default"] = cloud["config_default"]
         out.append(option)
     return out
+
+
+def looks_options_up(factory: Callable | None) -> bool:
+    """Whether the class a provider factory returns has the ``OptionLookup`` ability: only then is a worker
+    asked (the API learns it from the factory's annotation, without making a provider)."""
+    return callable(getattr(made_class(factory), "lookup_options", None))
 
 
 def names_of(text: str | None) -> list[str] | None:

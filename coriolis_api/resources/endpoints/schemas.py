@@ -94,7 +94,8 @@ class StorageResponse(Schema):
 
 
 class OptionsArgs(Schema):
-    env = fields.String(load_default=None, metadata={"description": "accepted and not needed (fixed choices)"})
+    env = fields.String(load_default=None, metadata={"description": "the options chosen so far (JSON or base64 "
+                                                                   "JSON): the cloud lookup may depend on them"})
     options = fields.String(load_default=None, metadata={"description": "comma-separated option names"})
     option_names = fields.String(load_default=None, metadata={"description": "same as options"})
 

@@ -124,7 +124,7 @@ def _ask(task_name: str, *args: Any) -> dict[str, Any]:
 
 def _value(answer: dict[str, Any]) -> Any:
     if not answer["ok"]:
-        abort(404 if answer.get("not_found") else 400, message=answer["message"])
+        abort(answer.get("status") or (404 if answer.get("not_found") else 400), message=answer["message"])
     return answer["value"]
 
 

@@ -8,10 +8,11 @@ import pytest
 
 from conversion import checksum
 from providers import netpolicy
+from providers.abilities import ChangeTracking, DiskAreaReader
 from providers.aws import PROVIDER
 from providers.aws.blocks import BLOCK
 from providers.aws.source import AwsExporter, merge_blocks
-from providers.types import Cancelled, ChangeTracking, DiskAreaReader, Firmware, InstanceNotFound, NullReporter
+from providers.types import Cancelled, Firmware, InstanceNotFound, NullReporter
 from tests.providers.aws.conftest import MIB, make_source_instance
 
 

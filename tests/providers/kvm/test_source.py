@@ -7,19 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from providers.abilities import ChangeTracking, DiskAreaReader
 from providers.kvm import PROVIDER, bitmaps
 from providers.kvm.source import KvmExporter, make_exporter
-from providers.types import (
-    ChangeTracking,
-    DiskAreaReader,
-    Exporter,
-    Firmware,
-    InstanceNotFound,
-    MigrationContext,
-    NullReporter,
-    OsType,
-    ProviderError,
-)
+from providers.types import Exporter, Firmware, InstanceNotFound, MigrationContext, NullReporter, OsType, ProviderError
 from tests.providers.kvm.domains import qemu_io_write, write_domain
 
 MIB = 1 << 20
