@@ -27,7 +27,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 from typing import IO
@@ -36,6 +36,7 @@ from conversion import qemu_img
 from conversion.checksum import CHUNK_SIZE, ChunkedSum
 from conversion.errors import ConversionError
 from conversion.formats import qemu_format
+from conversion.member import Member, qemu_name, reads_only_itself
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ class StreamStats:
     size: int
     bytes_read: int
     bytes_written: int
+    # what the source's qemu-nbd read from its file (compressed grains, metadata): /proc/<pid>/io rchar
+    file_bytes_read: int | None = None
 
 
 def libnbd() -> ModuleType:
@@ -105,6 +108,14 @@ class Export:
     sock: str
     proc: subprocess.Popen[bytes]
     err: IO[bytes]
+    file_bytes_read: int | None = None  # set when the export stops
+
+    def read_io(self) -> None:
+        """Note the bytes the server's read calls returned so far (its image file: NBD requests come by recvmsg)."""
+        with contextlib.suppress(OSError, ValueError):
+            for line in Path(f"/proc/{self.proc.pid}/io").read_text().splitlines():
+                if line.startswith("rchar:"):
+                    self.file_bytes_read = int(line.split()[1])
 
     def wait(self, timeout: float = 30.0) -> str:
         deadline = time.monotonic() + timeout
@@ -121,14 +132,17 @@ class Export:
 @contextlib.contextmanager
 def qemu_nbd(
     path: str | os.PathLike[str], fmt: str, *, writable: bool = False, connections: int = CONNECTIONS,
-    scratch_dir: str | os.PathLike[str] | None = None,
+    scratch_dir: str | os.PathLike[str] | None = None, member: Member | None = None,
 ) -> Iterator[Export]:
     """A ``qemu-nbd`` export of an image on a private unix socket, for ``connections`` clients.
 
     Started, not waited for (``Export.wait``): two exports start side by side. Read-only unless
-    ``writable``. On exit the server is asked to stop and waited for; a writable export that does
-    not close its image cleanly raises.
+    ``writable``. ``member``: only that byte range of ``path`` is the image (read in place). On exit
+    the server is asked to stop and waited for; a writable export that does not close its image
+    cleanly logs it (the caller reads the result back anyway).
     """
+    if writable and member is not None:
+        raise ConversionError("a member of a container file is only ever read")
     tmp = _socket_dir(scratch_dir)
     sock = os.path.join(tmp, "s")
     # a new destination is written like ``qemu-img convert`` writes it (cache=unsafe: no flush to the
@@ -141,24 +155,21 @@ def qemu_nbd(
     # stderr to a file, never a pipe nobody reads until the end: a full pipe would block qemu-nbd
     err_file = tempfile.TemporaryFile()
     try:
-        proc = subprocess.Popen([*args, os.fspath(path)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        proc = subprocess.Popen([*args, qemu_name(path, member)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=err_file, preexec_fn=_die_with_parent)
     except FileNotFoundError as exc:
         err_file.close()
         os.rmdir(tmp)
         raise ConversionError(f"{QEMU_NBD} is not installed") from exc
     failed = True
+    export = Export(os.fspath(path), fmt, sock, proc, err_file)
     try:
-        yield Export(os.fspath(path), fmt, sock, proc, err_file)
+        yield export
         failed = False
     finally:
         if proc.poll() is None:
-            proc.terminate()  # qemu-nbd closes (flushes) the image on SIGTERM, then exits
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            export.read_io()
+            _stop(proc)
         err = _tail(err_file)
         err_file.close()
         with contextlib.suppress(OSError):
@@ -170,6 +181,24 @@ def qemu_nbd(
             # anyway: the caller reads the destination back through a new export and compares digests
             log.warning("%s exited with %s after writing %s: %s", QEMU_NBD, proc.returncode, os.fspath(path),
                         err[-500:])
+
+
+def _stop(proc: subprocess.Popen[bytes], patience: float = 60.0) -> None:
+    """SIGTERM until qemu-nbd exits (it closes, and flushes, its image first); SIGKILL after ``patience``.
+
+    qemu-nbd only honours a SIGTERM once its main loop runs, and it binds its socket before that: an
+    export that no client ever connected to (a copy whose source holds no data) can be told to stop
+    while still starting, and would ignore it for good. Asking again until it exits closes that window.
+    """
+    deadline = time.monotonic() + patience
+    while proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            if time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
 
 
 def _connect(nbd: ModuleType, sock: str, patience: float = 10.0) -> object:
@@ -346,13 +375,14 @@ def _stream(
 def digest(
     path: str | os.PathLike[str], fmt: str, *, threads: int = CONNECTIONS,
     scratch_dir: str | os.PathLike[str] | None = None, progress: Progress | None = None,
-    chunk_size: int = CHUNK_SIZE, trusted: bool = False,
+    chunk_size: int = CHUNK_SIZE, trusted: bool = False, member: Member | None = None,
 ) -> StreamStats:
     """The ``sha256-chunked-v1`` digest of an image's guest-visible content, read once, data only.
 
     Args:
         path: the image (opened read-only).
         fmt: its format (never probed).
+        member: the byte range of ``path`` holding the image (an OVA's VMDK), read in place.
         threads: reads in flight.
         scratch_dir: where the export's socket lives (nothing else is written anywhere).
         progress: called with (position reached, virtual size).
@@ -362,16 +392,17 @@ def digest(
     """
     size = None
     if not trusted:
-        image = qemu_img.info(path, fmt)
-        _refuse_external(image)
+        image = qemu_img.info(path, fmt, member)
+        _refuse_external(image, path, member)
         size = image.virtual_size
         threads = _threads_for(size, threads)
-    with qemu_nbd(path, fmt, connections=threads + 1, scratch_dir=scratch_dir) as export:
+    with qemu_nbd(path, fmt, connections=threads + 1, scratch_dir=scratch_dir, member=member) as export:
         export.wait()
         if size is None:
             size = _export_size(export.sock)
-        return _stream([export.sock], size, write=False, threads=threads, progress=progress,
-                       chunk_size=chunk_size)
+        stats = _stream([export.sock], size, write=False, threads=threads, progress=progress,
+                        chunk_size=chunk_size)
+    return replace(stats, file_bytes_read=export.file_bytes_read)
 
 
 def _export_size(sock: str) -> int:
@@ -388,9 +419,15 @@ def _threads_for(size: int, threads: int) -> int:
     return max(1, min(threads, -(-size // SLICE)))
 
 
-def _refuse_external(image: qemu_img.ImageInfo) -> None:
+def _refuse_external(image: qemu_img.ImageInfo, path: str | os.PathLike[str], member: Member | None) -> None:
     if image.backing_file:
-        raise ConversionError(f"{image.path} has a backing file ({image.backing_file}); refusing it")
+        raise ConversionError(f"{os.fspath(path)} has a backing file ({image.backing_file}); refusing it")
+    if member is not None:
+        if image.format_specific.get("data-file") or (
+            image.extent_files and not reads_only_itself(image.extent_files, path, member)
+        ):
+            raise ConversionError(f"{os.fspath(path)} at {member.offset}: the image names files besides its own bytes")
+        return
     external = qemu_img._external_files(image)
     if external:
         raise ConversionError(f"{image.path} reads data from other files ({', '.join(external)}); refusing it")
@@ -400,18 +437,20 @@ def copy(
     src: str | os.PathLike[str], src_fmt: str, dst: str | os.PathLike[str], dst_fmt: str, *,
     threads: int = CONNECTIONS, scratch_dir: str | os.PathLike[str] | None = None,
     progress: Progress | None = None, vmdk_subformat: str | None = None, vhd_fixed: bool = False,
+    member: Member | None = None,
 ) -> StreamStats:
     """Copy an image into a new one of another format in one pass, hashing the source on the way.
 
     The destination is created sparse (``qemu-img create``) and only chunks holding a non-zero byte
     are written. The digest returned is the source's content as it was read; it says nothing of
-    what the destination's format driver stored: check that with ``digest(dst)``.
+    what the destination's format driver stored: check that with ``digest(dst)``. ``member``: the
+    source is that byte range of ``src`` (an OVA's VMDK), read in place.
 
     Raises:
         ConversionError: qemu-nbd or a transfer failed; the partial destination is removed.
     """
-    src_info = qemu_img.info(src, src_fmt)
-    _refuse_external(src_info)
+    src_info = qemu_img.info(src, src_fmt, member)
+    _refuse_external(src_info, src, member)
     dst_s = os.fspath(dst)
     options = qemu_img._create_options(qemu_format(dst_fmt), vmdk_subformat, vhd_fixed, False)
     try:
@@ -419,11 +458,12 @@ def copy(
                       f"cannot create {dst_s} ({dst_fmt})")
         threads = _threads_for(src_info.virtual_size, threads)
         with (
-            qemu_nbd(src, src_fmt, connections=threads + 1, scratch_dir=scratch_dir) as source,
+            qemu_nbd(src, src_fmt, connections=threads + 1, scratch_dir=scratch_dir, member=member) as source,
             qemu_nbd(dst, dst_fmt, writable=True, connections=threads, scratch_dir=scratch_dir) as target,
         ):
-            return _stream([source.wait(), target.wait()], src_info.virtual_size, write=True, threads=threads,
-                           progress=progress)
+            stats = _stream([source.wait(), target.wait()], src_info.virtual_size, write=True, threads=threads,
+                            progress=progress)
+        return replace(stats, file_bytes_read=source.file_bytes_read)
     except BaseException:
         Path(dst_s).unlink(missing_ok=True)
         raise

@@ -96,3 +96,28 @@ def test_a_socket_bound_but_not_yet_listening_is_waited_for(tmp_path: Path) -> N
     timer.join()
     server.close()
     assert "refused" not in str(caught.value)
+
+
+def test_a_copy_of_a_disk_without_data_stops_its_writer_cleanly(tmp_path: Path, caplog) -> None:
+    """No client ever connects to the writer: it is told to stop while it may still be starting."""
+    empty = write_sparse_raw(tmp_path / "empty.raw", 2 * MIB, {})
+    for n in range(5):
+        out = tmp_path / f"out{n}.qcow2"
+        stats = nbdstream.copy(empty, "raw", out, "qcow2")
+        assert (stats.bytes_read, stats.bytes_written) == (0, 0)
+        assert stats.digest == checksum(empty, "raw") == nbdstream.digest(out, "qcow2").digest
+    assert not [r for r in caplog.records if "exited with" in r.getMessage()]
+
+
+def test_an_export_stopped_at_once_exits_on_sigterm(small_raw: Path) -> None:
+    for _ in range(5):
+        with nbdstream.qemu_nbd(small_raw, "raw") as export:
+            pass
+        assert export.proc.returncode in (0, -15)  # never the SIGKILL of a server that ignored SIGTERM
+
+
+def test_the_source_servers_file_reads_are_counted(big_raw: Path, tmp_path: Path) -> None:
+    stats = nbdstream.copy(big_raw, "raw", tmp_path / "out.qcow2", "qcow2")
+    # qemu-nbd reads the data ranges of the file once (plus its own start-up files), never the holes
+    assert stats.file_bytes_read is not None
+    assert 24 * MIB <= stats.file_bytes_read <= 24 * MIB * 1.1

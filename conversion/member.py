@@ -1,0 +1,70 @@
+"""An image stored as a byte range of a bigger file (an OVA's tar member), named so qemu reads it in place.
+
+qemu's ``raw`` driver with ``offset`` and ``size`` over the container file gives the format driver
+(``vmdk``) a file that starts and ends where the member does: nothing is copied out, and no read
+can leave the range. The format is never part of the name: qemu tools get it with ``-f``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from conversion.errors import ConversionError
+
+JSON_PREFIX = "json:"
+
+
+@dataclass(frozen=True)
+class Member:
+    """The bytes ``[offset, offset + length)`` of a container file that hold one image."""
+
+    offset: int
+    length: int
+
+    def __post_init__(self) -> None:
+        if self.offset < 0 or self.length <= 0:
+            raise ConversionError(f"not a byte range: offset {self.offset}, length {self.length}")
+
+    def file_node(self, container: str | os.PathLike[str]) -> dict[str, Any]:
+        """The qemu block node reading this range of ``container`` (resolved: links followed once, here)."""
+        return {
+            "driver": "raw", "offset": self.offset, "size": self.length,
+            "file": {"driver": "file", "filename": os.path.realpath(container)},
+        }
+
+
+def qemu_name(path: str | os.PathLike[str], member: Member | None = None) -> str:
+    """The name qemu tools open: the file itself, or a ``json:`` name reading only ``member`` of it."""
+    if member is None:
+        return os.fspath(path)
+    return JSON_PREFIX + json.dumps({"file": member.file_node(path)}, separators=(",", ":"))
+
+
+def reads_only_itself(extent_files: tuple[str, ...], path: str | os.PathLike[str], member: Member) -> bool:
+    """Whether a VMDK opened as ``member`` of ``path`` keeps its data in that range alone.
+
+    qemu names the one extent of a sparse VMDK after the node it was opened from; a descriptor
+    naming any other file (an extent beside the archive, a device) is not the member's own data.
+    """
+    if len(extent_files) != 1 or not extent_files[0].startswith(JSON_PREFIX):
+        return False
+    try:
+        node = json.loads(extent_files[0][len(JSON_PREFIX):])
+    except ValueError:
+        return False
+    return _same_node(node, member.file_node(path))
+
+
+def _same_node(found: Any, wanted: dict[str, Any]) -> bool:
+    if not isinstance(found, dict) or set(found) != set(wanted):
+        return False
+    for key, value in wanted.items():
+        if isinstance(value, dict):
+            if not _same_node(found[key], value):
+                return False
+        elif str(found[key]) != str(value):  # qemu prints numbers in options as numbers or strings
+            return False
+    return True
