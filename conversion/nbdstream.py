@@ -60,8 +60,10 @@ class StreamStats:
     size: int
     bytes_read: int
     bytes_written: int
-    # what the source's qemu-nbd read from its file (compressed grains, metadata): /proc/<pid>/io rchar
+    # what the source's qemu-nbd read from its file (compressed grains, metadata): /proc/<pid>/io rchar,
+    # and of that what came from the storage rather than the page cache (read_bytes)
     file_bytes_read: int | None = None
+    storage_bytes_read: int | None = None
 
 
 def libnbd() -> ModuleType:
@@ -109,13 +111,15 @@ class Export:
     proc: subprocess.Popen[bytes]
     err: IO[bytes]
     file_bytes_read: int | None = None  # set when the export stops
+    storage_bytes_read: int | None = None
 
     def read_io(self) -> None:
-        """Note the bytes the server's read calls returned so far (its image file: NBD requests come by recvmsg)."""
+        """Note the bytes the server's read calls returned so far (its image file: NBD requests come by
+        recvmsg, uncounted) and how many of them the storage had to provide."""
         with contextlib.suppress(OSError, ValueError):
-            for line in Path(f"/proc/{self.proc.pid}/io").read_text().splitlines():
-                if line.startswith("rchar:"):
-                    self.file_bytes_read = int(line.split()[1])
+            fields = dict(line.split(": ", 1) for line in Path(f"/proc/{self.proc.pid}/io").read_text().splitlines())
+            self.file_bytes_read = int(fields["rchar"])
+            self.storage_bytes_read = int(fields["read_bytes"])
 
     def wait(self, timeout: float = 30.0) -> str:
         deadline = time.monotonic() + timeout
@@ -292,6 +296,10 @@ def _slices(runs: Iterator[tuple[int, int]], span: int) -> Iterator[tuple[int, i
             yield at, min(span, end - at)
 
 
+def _write(handle: object, data: memoryview, offset: int) -> None:
+    handle.pwrite(data, offset)  # type: ignore[attr-defined]
+
+
 def _hash_and_write(
     conns: _Connections, offset: int, length: int, chunk_size: int, zero: bytes, write: bool
 ) -> tuple[bytes, int]:
@@ -309,11 +317,11 @@ def _hash_and_write(
         if write and not empty and pending is None:
             pending = at
         if write and empty and pending is not None:
-            handles[1].pwrite(view[pending:at], offset + pending)
+            _write(handles[1], view[pending:at], offset + pending)
             written += at - pending
             pending = None
     if write and pending is not None:
-        handles[1].pwrite(view[pending:], offset + pending)
+        _write(handles[1], view[pending:], offset + pending)
         written += length - pending
     return bytes(digests), written
 
@@ -402,7 +410,7 @@ def digest(
             size = _export_size(export.sock)
         stats = _stream([export.sock], size, write=False, threads=threads, progress=progress,
                         chunk_size=chunk_size)
-    return replace(stats, file_bytes_read=export.file_bytes_read)
+    return replace(stats, file_bytes_read=export.file_bytes_read, storage_bytes_read=export.storage_bytes_read)
 
 
 def _export_size(sock: str) -> int:
@@ -463,7 +471,7 @@ def copy(
         ):
             stats = _stream([source.wait(), target.wait()], src_info.virtual_size, write=True, threads=threads,
                             progress=progress)
-        return replace(stats, file_bytes_read=source.file_bytes_read)
+        return replace(stats, file_bytes_read=source.file_bytes_read, storage_bytes_read=source.storage_bytes_read)
     except BaseException:
         Path(dst_s).unlink(missing_ok=True)
         raise
