@@ -19,6 +19,7 @@ import importlib
 import logging
 import os
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -398,11 +399,12 @@ def digest(
         trusted: an image this service wrote itself (a copy's destination): its header is not
             checked for backing or extent files first, which saves a ``qemu-img info``.
     """
-    size = None
-    if not trusted:
+    size = None if trusted else _plain_raw_size(path, fmt, member)
+    if not trusted and size is None:
         image = qemu_img.info(path, fmt, member)
         _refuse_external(image, path, member)
         size = image.virtual_size
+    if size is not None:
         threads = _threads_for(size, threads)
     with qemu_nbd(path, fmt, connections=threads + 1, scratch_dir=scratch_dir, member=member) as export:
         export.wait()
@@ -425,6 +427,15 @@ def _export_size(sock: str) -> int:
 def _threads_for(size: int, threads: int) -> int:
     """No more threads (and connections) than slices: a small disk pays for one of each."""
     return max(1, min(threads, -(-size // SLICE)))
+
+
+def _plain_raw_size(path: str | os.PathLike[str], fmt: str, member: Member | None) -> int | None:
+    """The virtual size of a raw regular file (its length: qemu's raw driver reads nothing else), found
+    without starting ``qemu-img info``; None for anything else, which needs its header read and checked."""
+    if member is not None or qemu_format(fmt) != "raw":
+        return None
+    st = os.stat(path)
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
 
 
 def _refuse_external(image: qemu_img.ImageInfo, path: str | os.PathLike[str], member: Member | None) -> None:
@@ -457,20 +468,22 @@ def copy(
     Raises:
         ConversionError: qemu-nbd or a transfer failed; the partial destination is removed.
     """
-    src_info = qemu_img.info(src, src_fmt, member)
-    _refuse_external(src_info, src, member)
+    size = _plain_raw_size(src, src_fmt, member)
+    if size is None:
+        src_info = qemu_img.info(src, src_fmt, member)
+        _refuse_external(src_info, src, member)
+        size = src_info.virtual_size
     dst_s = os.fspath(dst)
     options = qemu_img._create_options(qemu_format(dst_fmt), vmdk_subformat, vhd_fixed, False)
     try:
-        qemu_img._run(["create", "-q", "-f", qemu_format(dst_fmt), *options, dst_s, str(src_info.virtual_size)],
+        qemu_img._run(["create", "-q", "-f", qemu_format(dst_fmt), *options, dst_s, str(size)],
                       f"cannot create {dst_s} ({dst_fmt})")
-        threads = _threads_for(src_info.virtual_size, threads)
+        threads = _threads_for(size, threads)
         with (
             qemu_nbd(src, src_fmt, connections=threads + 1, scratch_dir=scratch_dir, member=member) as source,
             qemu_nbd(dst, dst_fmt, writable=True, connections=threads, scratch_dir=scratch_dir) as target,
         ):
-            stats = _stream([source.wait(), target.wait()], src_info.virtual_size, write=True, threads=threads,
-                            progress=progress)
+            stats = _stream([source.wait(), target.wait()], size, write=True, threads=threads, progress=progress)
         return replace(stats, file_bytes_read=source.file_bytes_read, storage_bytes_read=source.storage_bytes_read)
     except BaseException:
         Path(dst_s).unlink(missing_ok=True)
