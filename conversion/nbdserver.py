@@ -10,6 +10,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 QEMU_NBD = "qemu-nbd"
 CONNECTIONS = 3  # reads (and writes) in flight, one per connection and thread
 PR_SET_PDEATHSIG = 1
+SETPRIV = shutil.which("setpriv")  # util-linux, on every Debian system
 
 
 def _socket_dir(scratch_dir: str | os.PathLike[str] | None) -> str:
@@ -46,6 +48,20 @@ def _tail(err: IO[bytes], limit: int = 2000) -> str:
 def _die_with_parent() -> None:
     # a killed worker never leaves an export holding the image open
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _spawn(argv: list[str], err: IO[bytes]) -> subprocess.Popen[bytes]:
+    """Start ``argv``, to be sent SIGTERM when the starting thread dies.
+
+    util-linux's ``setpriv --pdeathsig`` sets that up in the child itself: a ``preexec_fn`` would make
+    Python fork the whole worker (its page tables copied: ~60 ms for a 150 MiB pool process, three
+    times per disk) instead of spawning it (~1 ms).
+    """
+    prefix: list[str] = [SETPRIV, "--pdeathsig", "TERM"] if SETPRIV else []
+    if not shutil.which(argv[0]):
+        raise FileNotFoundError(argv[0])
+    return subprocess.Popen([*prefix, *argv], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                            preexec_fn=None if SETPRIV else _die_with_parent)
 
 
 @dataclass
@@ -106,8 +122,7 @@ def qemu_nbd(
     # stderr to a file, never a pipe nobody reads until the end: a full pipe would block qemu-nbd
     err_file = tempfile.TemporaryFile()
     try:
-        proc = subprocess.Popen([*args, qemu_name(path, member)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=err_file, preexec_fn=_die_with_parent)
+        proc = _spawn([*args, qemu_name(path, member)], err_file)
     except FileNotFoundError as exc:
         err_file.close()
         os.rmdir(tmp)
