@@ -82,7 +82,7 @@ def stage_rows(run: MigrationRun) -> list[dict[str, Any]]:
             "queue_wait_s": None if start is None else round(start - ready, 3),
             "events": [
                 {"offset_s": None if start is None else round((parse_ts(e["created_at"]) or start) - start, 2),
-                 "level": e["level"], "message": e["message"][:200]}
+                 "level": e["level"], "message": e["message"][:400]}
                 for e in t.get("events", [])
             ],
         })
