@@ -7,9 +7,12 @@ can leave the range. The format is never part of the name: qemu tools get it wit
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from conversion.errors import ConversionError
@@ -68,3 +71,72 @@ def _same_node(found: Any, wanted: dict[str, Any]) -> bool:
         elif str(found[key]) != str(value):  # qemu prints numbers in options as numbers or strings
             return False
     return True
+
+
+READ_SIZE = 8 << 20
+
+
+@dataclass
+class RangeDigest:
+    """A digest of a member's raw bytes (an OVA manifest's), taken by a thread beside the conversion.
+
+    Started before the conversion reads the member, so both read it from storage once between them
+    (whichever reads a range first leaves it in the page cache for the other) and the hashing runs on
+    another core. ``result()`` waits for it: the hex digest, or the error that stopped it.
+    """
+
+    path: str
+    member: Member
+    algorithm: str
+    bytes_read: int = 0
+    storage_bytes_read: int = 0
+    _digest: str | None = None
+    _error: BaseException | None = None
+
+    def __post_init__(self) -> None:
+        hashlib.new(self.algorithm)  # an unknown algorithm fails here, not in the thread
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="member-digest", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            before = _storage_reads()
+            hasher = hashlib.new(self.algorithm)
+            with open(self.path, "rb") as f:
+                while self.bytes_read < self.member.length and not self._stop.is_set():
+                    take = min(READ_SIZE, self.member.length - self.bytes_read)
+                    chunk = os.pread(f.fileno(), take, self.member.offset + self.bytes_read)
+                    if not chunk:
+                        raise ConversionError(f"{self.path} ends {self.member.length - self.bytes_read} bytes "
+                                              "before the end of its member")
+                    hasher.update(chunk)
+                    self.bytes_read += len(chunk)
+            self.storage_bytes_read = _storage_reads() - before
+            self._digest = hasher.hexdigest()
+        except BaseException as exc:  # handed to result()
+            self._error = exc
+
+    def stop(self) -> None:
+        """Stop reading (the conversion failed) and wait for the thread."""
+        self._stop.set()
+        self._thread.join()
+
+    def result(self) -> str:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        if self._digest is None:
+            raise ConversionError(f"{self.path}: the member digest was stopped")
+        return self._digest
+
+
+def _storage_reads() -> int:
+    """Bytes this thread has had the storage read so far (not the page cache): its ``read_bytes``."""
+    try:
+        for line in Path("/proc/thread-self/io").read_text().splitlines():
+            if line.startswith("read_bytes:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0

@@ -76,6 +76,7 @@ def convert_disk(run: StageRun) -> dict[str, Any]:
         try:
             _, digest = copy_verified(
                 exported.path, exported.format, out, fmt, expected=exported.checksum, member=member,
+                member_digest=exported.member_digest,
                 scratch_dir=run.ctx.staging_dir, on_copied=copied,
                 progress=lambda done, total: run.reporter.step(done * 10000 // max(total, 1), 10000, message),
             )

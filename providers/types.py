@@ -198,7 +198,8 @@ class DiskRef:
     """A disk image on a path a stage can read (staging, the source's own files, or the destination's store).
 
     ``member_offset``/``member_length``: the image is only those bytes of ``path`` (an OVA's VMDK,
-    read in place inside the tar); None: the whole file.
+    read in place inside the tar); None: the whole file. ``member_digest``: ``<hashlib name>:<hex>``
+    those bytes must hash to (the OVA's manifest), checked by the conversion while it reads them.
     """
 
     disk_id: str
@@ -208,11 +209,12 @@ class DiskRef:
     checksum: str | None = None
     member_offset: int | None = None
     member_length: int | None = None
+    member_digest: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         if self.member_length is None:  # a whole file: the shape every stage result had before
-            del out["member_offset"], out["member_length"]
+            del out["member_offset"], out["member_length"], out["member_digest"]
         return out
 
     @classmethod

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import tarfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -113,3 +115,39 @@ def test_a_member_range_past_the_vmdk_is_not_its_own_bytes(small_raw: Path, tmp_
     with pytest.raises(ConversionError):
         copy_verified(ova, "vmdk", tmp_path / "out.qcow2", "qcow2", member=shifted)
     assert not (tmp_path / "out.qcow2").exists()
+
+
+def test_an_ova_members_manifest_digest_is_checked_while_it_is_read(small_raw: Path, tmp_path: Path) -> None:
+    vmdk = tmp_path / "disk.vmdk"
+    convert(small_raw, "raw", vmdk, "vmdk", vmdk_subformat="streamOptimized")
+    digest = hashlib.sha256(vmdk.read_bytes()).hexdigest()
+    ova = tmp_path / "vm.ova"
+    member = _ova_with(vmdk, ova)
+    plain, _ = copy_verified(ova, "vmdk", tmp_path / "plain.qcow2", "qcow2", member=member)
+
+    stats, written = copy_verified(ova, "vmdk", tmp_path / "out.qcow2", "qcow2", member=member,
+                                   member_digest=f"sha256:{digest}")
+
+    assert stats.digest == written == checksum(small_raw, "raw")
+    # the member's bytes once more, on the digest's thread: counted with what qemu-nbd read
+    assert stats.file_bytes_read - plain.file_bytes_read == pytest.approx(member.length, abs=64 * 1024)
+    out = tmp_path / "bad.qcow2"
+    with pytest.raises(ContentMismatch, match="does not match its manifest sha256 digest"):
+        copy_verified(ova, "vmdk", out, "qcow2", member=member, member_digest=f"sha256:{'0' * 64}")
+    assert not out.exists()
+
+
+def test_a_failed_copy_stops_the_member_digest(small_raw: Path, tmp_path: Path) -> None:
+    vmdk = tmp_path / "disk.vmdk"
+    convert(small_raw, "raw", vmdk, "vmdk", vmdk_subformat="streamOptimized")
+    ova = tmp_path / "vm.ova"
+    member = _ova_with(vmdk, ova)
+    out = tmp_path / "out.qcow2"
+
+    def cancel(done: int, total: int) -> None:
+        raise RuntimeError("cancelled")
+
+    with pytest.raises(RuntimeError, match="cancelled"):
+        copy_verified(ova, "vmdk", out, "qcow2", member=member, member_digest=f"sha256:{'0' * 64}", progress=cancel)
+    assert not out.exists()
+    assert not [t for t in threading.enumerate() if t.name == "member-digest"]
