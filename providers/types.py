@@ -195,16 +195,27 @@ class VmInfo:
 
 @dataclass(frozen=True)
 class DiskRef:
-    """A disk image on a path a stage can read (staging, or the destination's store)."""
+    """A disk image on a path a stage can read (staging, the source's own files, or the destination's store).
+
+    ``member_offset``/``member_length``: the image is only those bytes of ``path`` (an OVA's VMDK,
+    read in place inside the tar); None: the whole file. ``member_digest``: ``<hashlib name>:<hex>``
+    those bytes must hash to (the OVA's manifest), checked by the conversion while it reads them.
+    """
 
     disk_id: str
     path: str
     format: str
     size_bytes: int
     checksum: str | None = None
+    member_offset: int | None = None
+    member_length: int | None = None
+    member_digest: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        if self.member_length is None:  # a whole file: the shape every stage result had before
+            del out["member_offset"], out["member_length"], out["member_digest"]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DiskRef:
