@@ -61,20 +61,42 @@ def _inventory(endpoint_id: str, env: dict[str, Any] | None) -> NetworkInventory
     roles = [(f, schema) for f, schema in ((spec.exporter, spec.source_environment_schema),
                                            (spec.importer, spec.destination_environment_schema)) if f is not None]
     connection = resolve_connection_info(info, spec, project_id=project) if roles else {}
+    unusable: ProviderError | None = None
     for factory, schema in roles:
-        provider = factory(connection, _known_options(schema, env or {}))
+        try:
+            provider = factory(connection, _known_options(schema, env or {}))
+        except ProviderError as exc:  # not configured for this role (a kvm endpoint with only a storage_dir)
+            unusable = unusable or exc
+            continue
         if isinstance(provider, NetworkInventory):
             return provider
-    raise ProviderError(f"provider {ptype!r} cannot list networks and storage backends")
+    raise unusable or ProviderError(f"provider {ptype!r} cannot list networks and storage backends")
 
 
 @celery_app.task(name="coriolis.control.validate_endpoint")
 def validate_endpoint(endpoint_id: str) -> dict[str, Any]:
-    """Check an endpoint's connection as source (or destination, for destination-only providers)."""
+    """Check an endpoint's connection in each role its connection info configures: valid when one role can be
+    made and every role made validates (a kvm endpoint with only a storage_dir is a destination, not a broken
+    source); invalid with the first role's reason when none can be made."""
     with session_scope(get_settings().database_url) as s:
         spec = get_provider(s.get(Endpoint, endpoint_id).type)
-    role = "source" if spec.exporter else "destination"
-    return _answer(lambda: _provider(endpoint_id, role).validate())
+    roles = [role for role, factory in (("source", spec.exporter), ("destination", spec.importer)) if factory]
+
+    def call() -> None:
+        unusable: ProviderError | None = None
+        made = 0
+        for role in roles:
+            try:
+                provider = _provider(endpoint_id, role)
+            except ProviderError as exc:
+                unusable = unusable or exc
+                continue
+            made += 1
+            provider.validate()
+        if not made:
+            raise unusable or ProviderError(f"provider {spec.name!r} can act neither as a source nor a destination")
+
+    return _answer(call)
 
 
 @celery_app.task(name="coriolis.control.list_instances")

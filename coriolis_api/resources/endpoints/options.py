@@ -8,8 +8,11 @@ always empty (no pools).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import csv
 import io
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -60,11 +63,33 @@ def looks_options_up(factory: Callable | None) -> bool:
     return callable(getattr(made_class(factory), "lookup_options", None))
 
 
-def names_of(text: str | None) -> list[str] | None:
-    """``?options=a,b`` (upstream's name) or ``?option_names=``: the option names asked for."""
-    if not text:
+def _name_list(raw: str) -> list[str] | None:
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):
         return None
-    return [n.strip() for n in text.split(",") if n.strip()]
+    if isinstance(value, list) and all(isinstance(n, str) for n in value):
+        return [n.strip() for n in value if n.strip()]
+    return None
+
+
+def names_of(text: str | None) -> list[str] | None:
+    """``?options=`` (upstream's name) or ``?option_names=``: the option names asked for, sent as upstream's clients
+    send them (python-coriolisclient's ``--options``: a URL-safe base64 JSON list), as a JSON list, or as
+    comma-separated names."""
+    if not text or not text.strip():
+        return None
+    raw = text.strip()
+    names = _name_list(raw)
+    if names is None:
+        try:
+            decoded = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode("utf-8")
+        except (binascii.Error, ValueError):
+            decoded = ""
+        names = _name_list(decoded) if decoded else None
+    if names is None:
+        names = [n.strip() for n in raw.split(",") if n.strip()]
+    return names or None
 
 
 INVENTORY_COLUMNS = ("id", "name", "instance_name", "num_cpu", "memory_mb", "os_type", "power_state")

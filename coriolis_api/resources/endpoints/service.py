@@ -151,14 +151,17 @@ def instance(endpoint: Endpoint, instance_id: str) -> dict[str, Any]:
     """One instance, named by its id in URL-safe base64 (upstream clients) or literally (older clients).
 
     The base64 reading is tried first; when it names no instance, the literal one is (an id such as
-    ``abcd`` is valid base64 of other bytes).
+    ``abcd`` is valid base64 of other bytes). When neither names one, the 404 names the decoded id (the one
+    the caller asked for).
     """
     decoded = decoded_instance_id(instance_id)
-    if decoded is not None:
-        answer = _ask("coriolis.control.get_instance", endpoint.id, decoded)
-        if answer["ok"] or not answer.get("not_found"):
-            return instance_info.export_info(_value(answer))
-    return instance_info.export_info(ask_worker("coriolis.control.get_instance", endpoint.id, instance_id))
+    if decoded is None:
+        return instance_info.export_info(ask_worker("coriolis.control.get_instance", endpoint.id, instance_id))
+    answer = _ask("coriolis.control.get_instance", endpoint.id, decoded)
+    if answer["ok"] or not answer.get("not_found"):
+        return instance_info.export_info(_value(answer))
+    literal = _ask("coriolis.control.get_instance", endpoint.id, instance_id)
+    return instance_info.export_info(_value(answer if literal.get("not_found") else literal))
 
 
 NAME_MATCH_SECONDS = 2.0
