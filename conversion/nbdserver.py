@@ -7,11 +7,8 @@ of a bigger file for an OVA's VMDK), read-only unless asked; a killed worker tak
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import os
-import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -23,13 +20,12 @@ from typing import IO
 from conversion.errors import ConversionError
 from conversion.formats import qemu_format
 from conversion.member import Member, qemu_name
+from coriolis.children import spawn_tied
 
 log = logging.getLogger(__name__)
 
 QEMU_NBD = "qemu-nbd"
 CONNECTIONS = 3  # reads (and writes) in flight, one per connection and thread
-PR_SET_PDEATHSIG = 1
-SETPRIV = shutil.which("setpriv")  # util-linux, on every Debian system
 
 
 def _socket_dir(scratch_dir: str | os.PathLike[str] | None) -> str:
@@ -45,23 +41,9 @@ def _tail(err: IO[bytes], limit: int = 2000) -> str:
     return err.read().decode(errors="replace").strip()[-limit:]
 
 
-def _die_with_parent() -> None:
-    # a killed worker never leaves an export holding the image open
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
 def _spawn(argv: list[str], err: IO[bytes]) -> subprocess.Popen[bytes]:
-    """Start ``argv``, to be sent SIGTERM when the starting thread dies.
-
-    util-linux's ``setpriv --pdeathsig`` sets that up in the child itself: a ``preexec_fn`` would make
-    Python fork the whole worker (its page tables copied: ~60 ms for a 150 MiB pool process, three
-    times per disk) instead of spawning it (~1 ms).
-    """
-    prefix: list[str] = [SETPRIV, "--pdeathsig", "TERM"] if SETPRIV else []
-    if not shutil.which(argv[0]):
-        raise FileNotFoundError(argv[0])
-    return subprocess.Popen([*prefix, *argv], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                            preexec_fn=None if SETPRIV else _die_with_parent)
+    """Start ``argv``, to be sent SIGTERM when the starting thread dies (see coriolis.children)."""
+    return spawn_tied(argv, err)
 
 
 @dataclass

@@ -20,9 +20,12 @@ def test_an_export_dies_with_the_thread_that_started_it(small_raw: Path, tmp_pat
     import time
 
     started: list[nbdserver.Export] = []
+    managers: list[object] = []  # held, so that garbage collection never runs the manager's exit
 
     def start_and_vanish() -> None:
-        export = nbdserver.qemu_nbd(small_raw, "raw", scratch_dir=tmp_path).__enter__()  # never exited
+        manager = nbdserver.qemu_nbd(small_raw, "raw", scratch_dir=tmp_path)
+        managers.append(manager)
+        export = manager.__enter__()  # never exited
         started.append(export)
         nbdclient.export_size(export.wait())  # a handshake: its main loop runs, a SIGTERM now counts
 
