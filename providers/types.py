@@ -115,6 +115,7 @@ class VmInfo:
     is_template: bool = False
     secure_boot: bool = False  # EFI with Secure Boot on (Hyper-V generation 2)
     guest_services: tuple[str, ...] = ()  # guest integration services the source reports enabled (Hyper-V)
+    flavor_name: str | None = None  # the source cloud's size of the instance (an EC2 instance type)
 
     def to_dict(self) -> dict[str, Any]:
         """The upstream instance-info JSON shape (``devices`` holds disks, nics...)."""
@@ -133,6 +134,7 @@ class VmInfo:
             "power_state": self.power_state,
             "secure_boot": self.secure_boot,
             "guest_services": list(self.guest_services),
+            "flavor_name": self.flavor_name,
             "devices": {
                 "disks": [dataclasses.asdict(d) for d in self.disks],
                 "nics": [
@@ -157,6 +159,7 @@ class VmInfo:
             "os_type": str(self.os_type),
             "power_state": self.power_state,
             "is_template": self.is_template,
+            "flavor_name": self.flavor_name,
         }
 
     @classmethod
@@ -184,6 +187,7 @@ class VmInfo:
             is_template=bool(data.get("is_template")),
             secure_boot=bool(data.get("secure_boot")),
             guest_services=tuple(data.get("guest_services") or ()),
+            flavor_name=data.get("flavor_name"),
         )
 
     def disk(self, disk_id: str) -> DiskInfo:
