@@ -3,6 +3,7 @@
 from conversion.checksum import checksum
 from conversion.errors import ConversionError
 from conversion.formats import QEMU_FORMATS, qemu_format, user_format
+from conversion.member import Member
 from conversion.qemu_img import Extent, ImageInfo, compare, convert, info, map_extents
 from conversion.sync import SyncStats
 
@@ -11,6 +12,7 @@ __all__ = [
     "ConversionError",
     "Extent",
     "ImageInfo",
+    "Member",
     "SyncStats",
     "checksum",
     "compare",

@@ -13,6 +13,7 @@ from typing import Any
 
 from conversion.errors import ConversionError
 from conversion.formats import VMDK_SUBFORMATS, qemu_format, user_format
+from conversion.member import Member, qemu_name
 
 QEMU_IMG = "qemu-img"
 STDERR_TAIL_LINES = 8
@@ -81,7 +82,7 @@ def _load_json(proc: subprocess.CompletedProcess[bytes], what: str) -> Any:
         raise ConversionError(f"{what}: qemu-img printed unreadable JSON") from exc
 
 
-def info(path: str | os.PathLike[str], fmt: str) -> ImageInfo:
+def info(path: str | os.PathLike[str], fmt: str, member: Member | None = None) -> ImageInfo:
     """Read an image's header with ``qemu-img info --output=json -f FMT``.
 
     The format is always given: probing untrusted input is unsafe (and a fixed VHD
@@ -90,16 +91,19 @@ def info(path: str | os.PathLike[str], fmt: str) -> ImageInfo:
     Args:
         path: the image file.
         fmt: the format it claims to be (user-facing or qemu name).
+        member: the byte range of ``path`` holding the image (an OVA's tar member); None: all of it.
+            ``ImageInfo.path`` is then the name qemu opened.
 
     Raises:
         ConversionError: qemu-img cannot open it as ``fmt``.
     """
     driver = qemu_format(fmt)
     what = f"cannot read {os.fspath(path)} as {fmt}"
-    data = _load_json(_run(["info", "--output=json", "-f", driver, os.fspath(path)], what), what)
+    name = qemu_name(path, member)
+    data = _load_json(_run(["info", "--output=json", "-f", driver, name], what), what)
     specific = (data.get("format-specific") or {}).get("data") or {}
     return ImageInfo(
-        path=os.fspath(path),
+        path=name,
         format=user_format(data.get("format", driver)),
         virtual_size=int(data["virtual-size"]),
         actual_size=data.get("actual-size"),

@@ -15,7 +15,8 @@ from conversion import convert, sync
 from coriolis.database.models import ReplicaDisk, utcnow
 from coriolis.database.session import session_scope
 from coriolis_tasks.runtime import StageRun
-from providers.types import ChangeTracking, DiskAreaReader, DiskRef, ProviderError, ReplicaWrite, SnapshotReplicaStore
+from providers.abilities import ChangeTracking, DiskAreaReader, SnapshotReplicaStore
+from providers.types import DiskRef, ProviderError, ReplicaWrite
 
 
 def _row(session, run: StageRun) -> ReplicaDisk | None:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coriolis_tasks import staging
 from coriolis_tasks.app import celery_app
 from coriolis_tasks.control import complete_if_done
 from coriolis_tasks.runtime import StageRun, run_stage
-from providers.types import BootResult, DiskRef, ImportedInstance, OsType, ProviderError, TemplateImport
+from providers.abilities import TemplateImport
+from providers.types import BootResult, DiskRef, ImportedInstance, OsType, ProviderError
+
+if TYPE_CHECKING:
+    from conversion.nbdstream import StreamStats as ConversionStats
 
 
 class StageError(Exception):
@@ -36,35 +41,49 @@ def export_disk(run: StageRun) -> dict[str, Any]:
     return run.exporter().export_disk(vm, disk, run.ctx, run.reporter).to_dict()
 
 
+def _converted_name(exported: DiskRef, fmt: str) -> str:
+    stem = Path(exported.path).stem
+    if exported.member_length is not None:  # several disks of one OVA: one file each
+        stem = f"{stem}-{re.sub(r'[^A-Za-z0-9._-]+', '_', exported.disk_id)}"
+    return f"{stem}.converted.{fmt}"
+
+
 def convert_disk(run: StageRun) -> dict[str, Any]:
     """One pass: the source is read once (data only), hashed on the way and written once; the
     destination is then read back through its own format driver and must give the same digest."""
-    from conversion import nbdstream
+    from conversion import Member
+    from conversion.onepass import ContentMismatch, copy_verified
 
     exported = DiskRef.from_dict(run.input("EXPORT_DISK"))
     fmt = run.target().disk_format
     run.ctx.staging_dir.mkdir(parents=True, exist_ok=True)
-    out = run.ctx.staging_dir / f"{Path(exported.path).stem}.converted.{fmt}"
+    out = run.ctx.staging_dir / _converted_name(exported, fmt)
     message = f"converting disk {exported.disk_id}: {exported.format} -> {fmt}"
     source = exported
     if not (exported.checksum and out.exists() and _digest(run, str(out), fmt) == exported.checksum):
         run.reporter.step(0, 10000, message)
-        copied = nbdstream.copy(
-            source.path, source.format, out, fmt, scratch_dir=run.ctx.staging_dir,
-            progress=lambda done, total: run.reporter.step(done * 10000 // max(total, 1), 10000, message),
-        )
-        if exported.checksum and copied.digest != exported.checksum:
-            out.unlink(missing_ok=True)
-            raise StageError(f"disk {source.disk_id}: the source changed since it was exported")
-        source = replace(exported, checksum=copied.digest)
-        run.reporter.info(
-            f"disk {source.disk_id}: source content checksum {copied.digest} "
-            f"({copied.bytes_read} bytes of data read once, {copied.bytes_written} written)"
-        )
-        digest = _digest(run, str(out), fmt)
-        if digest != source.checksum:
-            out.unlink(missing_ok=True)
-            raise StageError(f"disk {source.disk_id}: converted content differs from the source")
+        member = None
+        if exported.member_length is not None:
+            member = Member(exported.member_offset or 0, exported.member_length)
+
+        def copied(stats: ConversionStats) -> None:
+            run.reporter.info(
+                f"disk {exported.disk_id}: source content checksum {stats.digest} "
+                f"({stats.bytes_read} bytes of data read once, {stats.bytes_written} written; "
+                f"{stats.file_bytes_read} bytes read from the source file, {stats.storage_bytes_read} of them "
+                f"from storage)"
+            )
+
+        try:
+            _, digest = copy_verified(
+                exported.path, exported.format, out, fmt, expected=exported.checksum, member=member,
+                member_digest=exported.member_digest,
+                scratch_dir=run.ctx.staging_dir, on_copied=copied,
+                progress=lambda done, total: run.reporter.step(done * 10000 // max(total, 1), 10000, message),
+            )
+        except ContentMismatch as exc:
+            raise StageError(f"disk {exported.disk_id}: {exc}") from None
+        source = replace(exported, checksum=digest)
         # kept with the export's result, so a redelivered conversion can verify instead of redoing
         run.update_input("EXPORT_DISK", checksum=source.checksum)
         run.reporter.info(f"disk {source.disk_id} converted to {fmt}; content checksum {digest} matches")

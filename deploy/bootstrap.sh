@@ -8,6 +8,8 @@ want=(python3 python3-venv make)
 while read -r pkg; do [ -n "$pkg" ] && want+=("$pkg"); done < "deploy/packages/apt-${profile}.txt"
 missing=()
 for pkg in "${want[@]}"; do
+  # npm: Debian packages it apart from nodejs; a Node.js from elsewhere (NodeSource) brings its own
+  if [ "$pkg" = npm ] && command -v npm >/dev/null; then continue; fi
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 # pyenv and other non-Debian Pythons bring their own venv module

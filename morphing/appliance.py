@@ -68,9 +68,9 @@ class ApplianceConfig:
         run_dir: where each session's sockets and overlays live (removed at the end; a killed
             worker's leftovers are removed by the next session on the host).
         memsize: appliance memory in MiB (0: libguestfs' default).
-        smp: appliance vCPUs (at most the host's): guest tools such as update-initramfs and dracut
-            compress with several threads, and TCG runs vCPUs on threads of their own.
-        smp: appliance vCPUs (TCG runs one host thread per vCPU).
+        smp: appliance vCPUs (at most the host's, two by default): guest tools such as
+            update-initramfs and dracut compress with several threads, and TCG runs each vCPU on a
+            host thread of its own.
     """
 
     accel: str = "auto"
@@ -78,7 +78,6 @@ class ApplianceConfig:
     cache_dir: str = DEFAULT_CACHE_DIR
     run_dir: str = "/tmp"
     memsize: int = 1024
-    smp: int = 2
     smp: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
 
     @classmethod
@@ -245,9 +244,7 @@ class Appliance:
         g.set_autosync(True)
         if self.config.memsize:
             g.set_memsize(self.config.memsize)
-        if self.config.smp > 1:
-            g.set_smp(min(self.config.smp, os.cpu_count() or 1))
-        g.set_smp(max(1, self.config.smp))
+        g.set_smp(max(1, min(self.config.smp, os.cpu_count() or 1)))
         if self.accel == "tcg":
             g.set_backend_setting("force_tcg", "1")
         for path, fmt in self.disks:

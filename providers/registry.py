@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -63,6 +64,18 @@ class ProviderSpec:
         if self.importer:
             out.append("destination")
         return out
+
+
+def made_class(factory: Callable | None) -> type | None:
+    """The class a provider factory returns, read from its return annotation (what the API checks abilities on
+    without making a provider); None when there is no factory or the annotation names no class."""
+    if factory is None:
+        return None
+    try:
+        made = typing.get_type_hints(factory).get("return")
+    except Exception:  # an annotation that does not resolve: claim nothing
+        return None
+    return made if isinstance(made, type) else None
 
 
 class UnknownProvider(KeyError):

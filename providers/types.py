@@ -2,14 +2,14 @@
 
 Read this module first. Every stage hands the next one of these frozen
 dataclasses (as JSON through ``to_dict``/``from_dict``); SDK objects never
-leave a provider folder.
+leave a provider folder. The two roles (``Exporter``, ``Importer``) are here; the optional
+abilities a provider may add to them are in ``providers/abilities.py``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -115,6 +115,7 @@ class VmInfo:
     is_template: bool = False
     secure_boot: bool = False  # EFI with Secure Boot on (Hyper-V generation 2)
     guest_services: tuple[str, ...] = ()  # guest integration services the source reports enabled (Hyper-V)
+    flavor_name: str | None = None  # the source cloud's size of the instance (an EC2 instance type)
 
     def to_dict(self) -> dict[str, Any]:
         """The upstream instance-info JSON shape (``devices`` holds disks, nics...)."""
@@ -133,6 +134,7 @@ class VmInfo:
             "power_state": self.power_state,
             "secure_boot": self.secure_boot,
             "guest_services": list(self.guest_services),
+            "flavor_name": self.flavor_name,
             "devices": {
                 "disks": [dataclasses.asdict(d) for d in self.disks],
                 "nics": [
@@ -157,6 +159,7 @@ class VmInfo:
             "os_type": str(self.os_type),
             "power_state": self.power_state,
             "is_template": self.is_template,
+            "flavor_name": self.flavor_name,
         }
 
     @classmethod
@@ -184,6 +187,7 @@ class VmInfo:
             is_template=bool(data.get("is_template")),
             secure_boot=bool(data.get("secure_boot")),
             guest_services=tuple(data.get("guest_services") or ()),
+            flavor_name=data.get("flavor_name"),
         )
 
     def disk(self, disk_id: str) -> DiskInfo:
@@ -195,16 +199,27 @@ class VmInfo:
 
 @dataclass(frozen=True)
 class DiskRef:
-    """A disk image on a path a stage can read (staging, or the destination's store)."""
+    """A disk image on a path a stage can read (staging, the source's own files, or the destination's store).
+
+    ``member_offset``/``member_length``: the image is only those bytes of ``path`` (an OVA's VMDK,
+    read in place inside the tar); None: the whole file. ``member_digest``: ``<hashlib name>:<hex>``
+    those bytes must hash to (the OVA's manifest), checked by the conversion while it reads them.
+    """
 
     disk_id: str
     path: str
     format: str
     size_bytes: int
     checksum: str | None = None
+    member_offset: int | None = None
+    member_length: int | None = None
+    member_digest: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        if self.member_length is None:  # a whole file: the shape every stage result had before
+            del out["member_offset"], out["member_length"], out["member_digest"]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DiskRef:
@@ -357,16 +372,6 @@ class Importer(Protocol):
     def cleanup(self, ctx: MigrationContext) -> None: ...
 
 
-@runtime_checkable
-class ReplicaStore(Protocol):
-    """A destination that keeps persistent replica disks for transfers (an optional ability)."""
-
-    def replica_dir(self, transfer_id: str, instance: str) -> Path:
-        """Where the replica disks of one instance of a transfer live (a local or mounted path)."""
-
-    def delete_replicas(self, transfer_id: str, instance: str) -> None:
-        """Remove every replica disk of the instance; safe to repeat."""
-
 
 @dataclass(frozen=True)
 class ReplicaWrite:
@@ -383,53 +388,6 @@ class ReplicaWrite:
     checksum: str | None = None
 
 
-@runtime_checkable
-class SnapshotReplicaStore(Protocol):
-    """A destination whose replica of a disk is its own snapshot, not a file (optional: EBS snapshots).
-
-    Each sync writes a new snapshot: over the previous one (only the changed areas), or on its own
-    (the whole disk). The previous snapshot is forgotten only once the new location is committed.
-    """
-
-    replica_block_size: int
-
-    def write_replica(self, transfer_id: str, instance: str, disk: DiskInfo, parent: str | None,
-                      source: Path | Iterator[tuple[int, bytes]], reporter: Reporter) -> ReplicaWrite:
-        """A new snapshot of ``disk``: a raw file's data (``parent`` None), or ``(offset, data)`` pieces
-        aligned to ``replica_block_size`` written over ``parent``."""
-
-    def read_replica(self, location: str, size: int, out: Path, reporter: Reporter) -> str:
-        """The replica's content into the raw file ``out``; returns its content checksum."""
-
-    def forget_replica(self, location: str) -> None:
-        """Delete a replica snapshot a newer one replaced; safe to repeat."""
-
-    def delete_replicas(self, transfer_id: str, instance: str) -> None:
-        """Remove every replica snapshot of the instance; safe to repeat."""
-
-
-@runtime_checkable
-class PowerControl(Protocol):
-    """A source that can shut its instances down (an optional ability: live migration's cutover)."""
-
-    def power_off(self, vm: VmInfo) -> None:
-        """Shut the instance down (gracefully when the guest allows) and return once it is off."""
-
-
-@runtime_checkable
-class NetworkInventory(Protocol):
-    """The networks and storage backends an endpoint offers (an optional ability, for mappings).
-
-    Served by ``GET /v1/<project>/endpoints/<id>/networks`` and ``.../storage``.
-    """
-
-    def list_networks(self) -> list[dict[str, Any]]:
-        """Networks as ``{"id", "name"}`` plus provider-specific fields (``vlan_id``, ``cidr``...)."""
-
-    def list_storage(self) -> list[dict[str, Any]]:
-        """Storage backends as ``{"id", "name"}`` plus fields such as ``capacity_bytes``, ``free_bytes``."""
-
-
 @dataclass
 class ChangedAreas:
     """What changed on a source disk since a stored change id: byte extents and the new change id.
@@ -441,38 +399,3 @@ class ChangedAreas:
     change_id: str
     extents: list[tuple[int, int]] = field(default_factory=list)
     full: bool = False
-
-
-@runtime_checkable
-class ChangeTracking(Protocol):
-    """A source that reports a disk's changed areas between executions (optional: vSphere CBT,
-    qcow2 persistent dirty bitmaps, EBS changed blocks)."""
-
-    def changed_areas(self, vm: VmInfo, disk: DiskInfo, since: str | None, ctx: MigrationContext) -> ChangedAreas:
-        """Start tracking if needed and return the areas changed since ``since`` (``full`` when None).
-
-        The returned ``change_id`` names the state this sync reads; the caller stores it with the
-        replica only once the data is committed, and passes it back as ``since`` next time. A
-        source keeps whatever ``since`` needs until then, so a failed sync loses no change.
-        """
-
-
-@runtime_checkable
-class DiskAreaReader(Protocol):
-    """A source that reads byte ranges of a disk in place, without exporting the whole disk (optional:
-    the cheap half of an incremental sync; without it the disk is exported and the ranges read from it)."""
-
-    def read_areas(
-        self, vm: VmInfo, disk: DiskInfo, areas: list[tuple[int, int]], ctx: MigrationContext
-    ) -> Iterator[tuple[int, bytes]]:
-        """``(offset, data)`` pieces covering ``areas`` (``(offset, length)`` pairs, sorted) in order."""
-
-
-@runtime_checkable
-class TemplateImport(Protocol):
-    """A destination that keeps a source template as images instead of a running instance (optional)."""
-
-    def create_template(
-        self, vm: VmInfo, disks: list[DiskRef], ctx: MigrationContext, reporter: Reporter
-    ) -> ImportedInstance:
-        """Keep the imported disks as the template's images (``details["template"]`` is true); boot nothing."""

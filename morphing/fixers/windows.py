@@ -32,7 +32,8 @@ PCI_IDS = {
     "vioscsi": ("VEN_1AF4&DEV_1004&SUBSYS_00081AF4&REV_00", "VEN_1AF4&DEV_1004&REV_00", "VEN_1AF4&DEV_1048&REV_01"),
 }
 # TargetProfile.disk_bus -> the virtio-win boot driver; buses whose driver is in-box need none
-BOOT_DRIVERS = {"virtio": "viostor", "virtio-blk": "viostor", "virtio-scsi": "vioscsi", "scsi": "vioscsi"}
+BOOT_DRIVERS = {"virtio": "viostor", "virtio-blk": "viostor", "virtio-scsi": "vioscsi", "scsi": "vioscsi",
+                "gce": "vioscsi"}  # Compute Engine: virtio-scsi (its NVMe driver is in-box)
 IN_BOX_BUSES = {"hyperv", "ide", "sata", "nvme"}
 _WRAPPERS = ("rhsrvany.exe", "pvvxsvc.exe")
 

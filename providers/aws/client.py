@@ -12,11 +12,21 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from providers.aws.options import Connection
+from providers.naming import cleaned_name
 from providers.types import ProviderError, Reporter
 
 T = TypeVar("T")
 MIGRATION_TAG = "coriolis_migration_id"
 INSTANCE_TAG = "coriolis_instance"
+SNAPSHOT = "ebs-snapshot:"
+DISK_TAG = "coriolis_disk_id"
+CHECKSUM_TAG = "coriolis_disk_checksum"
+REPLICA_TAG = "coriolis_replica_transfer_id"
+
+
+def safe_name(name: str) -> str:
+    """``name`` reduced to what AMI names allow, with a short hash when characters were dropped."""
+    return cleaned_name(name, r"[^A-Za-z0-9()\[\]./'@_-]+", max_length=100, min_length=3)
 
 
 def error_text(exc: Exception) -> str:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,49 +11,44 @@ from marshmallow import ValidationError
 
 from conversion import checksum
 from conversion.checksum import StreamingDigest
-from providers.aws import sizes
+from providers.aws import lookup, sizes
 from providers.aws.blocks import (
-    BLOCK,
     GIB,
     delete_snapshot,
     file_blocks,
-    regroup,
-    snapshot_to_file,
     volume_gib,
     write_snapshot,
 )
-from providers.aws.client import INSTANCE_TAG, MIGRATION_TAG, Aws, tag_dict, tag_list, wait_for
+from providers.aws.client import (
+    CHECKSUM_TAG,
+    DISK_TAG,
+    INSTANCE_TAG,
+    MIGRATION_TAG,
+    SNAPSHOT,
+    Aws,
+    safe_name,
+    tag_dict,
+    tag_list,
+    wait_for,
+)
 from providers.aws.options import TargetOptions, load_connection, load_target
+from providers.aws.replicas import EbsReplicas
 from providers.types import (
     BootResult,
-    DiskInfo,
     DiskRef,
     Firmware,
     ImportedInstance,
     MigrationContext,
     NicInfo,
     ProviderError,
-    ReplicaWrite,
     Reporter,
     TargetProfile,
     VmInfo,
 )
 
-SNAPSHOT = "ebs-snapshot:"
-DISK_TAG = "coriolis_disk_id"
-CHECKSUM_TAG = "coriolis_disk_checksum"
-REPLICA_TAG = "coriolis_replica_transfer_id"
 ROOT_DEVICE = "/dev/xvda"
 DATA_DEVICES = [f"/dev/sd{c}" for c in "fghijklmnop"]
 LIVE_STATES = ("pending", "running", "stopping", "stopped")
-
-
-def safe_name(name: str) -> str:
-    """``name`` reduced to what AMI names allow, with a short hash when characters were dropped."""
-    cleaned = re.sub(r"[^A-Za-z0-9()\[\]./'@_-]+", "-", name).strip("-")[:100]
-    if cleaned == name and len(cleaned) >= 3:
-        return cleaned
-    return f"{cleaned or 'x'}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
 def snapshot_of(disk: DiskRef) -> str:
@@ -64,7 +57,7 @@ def snapshot_of(disk: DiskRef) -> str:
     return disk.path[len(SNAPSHOT):]
 
 
-class AwsImporter:
+class AwsImporter(EbsReplicas):
     """Creates, in one region of an AWS account, what a migrated instance needs; deletes it on failure."""
 
     def __init__(self, connection_info: dict[str, Any], options: TargetOptions) -> None:
@@ -303,63 +296,11 @@ class AwsImporter:
         return BootResult(booted=True, seconds=time.monotonic() - started,
                           message=f"instance {instance.id} is {running['State']['Name']} (EC2 state; no console)")
 
-    # ------------------------------------------------------------------ replicas (SnapshotReplicaStore)
-
-    replica_block_size = BLOCK
-
-    def _replica_tags(self, transfer_id: str, instance: str, disk_id: str | None = None) -> dict[str, str]:
-        tags = {REPLICA_TAG: transfer_id, INSTANCE_TAG: instance[:255]}
-        if disk_id is not None:
-            tags[DISK_TAG] = disk_id
-        return tags
-
-    def write_replica(self, transfer_id: str, instance: str, disk: DiskInfo, parent: str | None,
-                      source: Path | Iterator[tuple[int, bytes]], reporter: Reporter) -> ReplicaWrite:
-        """A new snapshot replica of ``disk``: a raw file's data blocks on a fresh snapshot (``parent`` None), or
-        the changed blocks (zeros included) over ``parent``. Other snapshots of this replica, left by syncs that
-        never committed, are deleted first."""
-        size = disk.size_bytes
-        parent_id = parent.removeprefix(SNAPSHOT) if parent else None
-        for snap in self.aws.tagged("describe_snapshots", "Snapshots",
-                                    self._replica_tags(transfer_id, instance, disk.id), OwnerIds=["self"]):
-            if snap["SnapshotId"] != parent_id:
-                delete_snapshot(self.aws, snap["SnapshotId"])
-        tags = self._replica_tags(transfer_id, instance, disk.id)
-        tags["Name"] = safe_name(f"coriolis-replica-{transfer_id}-{instance}-{disk.id}")
-        description = f"coriolis replica {transfer_id} {instance} {disk.id}"
-        if parent_id is None:
-            if not isinstance(source, Path):
-                raise ProviderError("a replica without a parent is written from a whole disk")
-            digest = StreamingDigest(size)
-            stats = write_snapshot(self.aws, file_blocks(source, size, digest=digest), size, tags, description,
-                                   reporter, f"writing replica of {disk.id}", self.options.parallel_writes,
-                                   total=size, timeout=self.options.active_timeout)
-            return ReplicaWrite(SNAPSHOT + stats.snapshot_id, stats.blocks_written, stats.bytes_written, True,
-                                digest.hexdigest())
-        if isinstance(source, Path):
-            raise ProviderError("changed blocks over a parent snapshot come as pieces, not a whole disk")
-        stats = write_snapshot(self.aws, regroup(source, size), size, tags, description, reporter,
-                               f"writing changed blocks of {disk.id}", self.options.parallel_writes,
-                               parent=parent_id, timeout=self.options.active_timeout)
-        return ReplicaWrite(SNAPSHOT + stats.snapshot_id, stats.blocks_written, stats.bytes_written, False)
-
-    def read_replica(self, location: str, size: int, out: Path, reporter: Reporter) -> str:
-        """The replica snapshot's blocks (SHA-256 checked each) into the raw file ``out``; its content checksum."""
-        snapshot_id = location.removeprefix(SNAPSHOT)
-        digest, _count = snapshot_to_file(self.aws, snapshot_id, size, out, reporter,
-                                          f"reading replica {snapshot_id}", self.options.parallel_writes)
-        return digest
-
-    def forget_replica(self, location: str) -> None:
-        delete_snapshot(self.aws, location.removeprefix(SNAPSHOT))
-
-    def delete_replicas(self, transfer_id: str, instance: str) -> None:
-        """Every replica snapshot of the transfer's instance; safe to repeat."""
-        for snap in self.aws.tagged("describe_snapshots", "Snapshots", self._replica_tags(transfer_id, instance),
-                                    OwnerIds=["self"]):
-            delete_snapshot(self.aws, snap["SnapshotId"])
-
     # ------------------------------------------------------------------ cleanup
+
+    def lookup_options(self, names: frozenset[str] | None) -> list[dict[str, Any]]:
+        """Instance types, subnets, security groups and key pairs of the region (``OptionLookup``)."""
+        return lookup.destination_options(self.aws, self.options.architecture, names)
 
     def cleanup(self, ctx: MigrationContext) -> None:
         """Terminate the instances, delete the volumes, images and snapshots of this migration's instance (found

@@ -130,7 +130,7 @@ class AwsExporter:
             os_type=OsType.WINDOWS if "windows" in platform else OsType.LINUX,
             firmware_type=Firmware.EFI if boot == "uefi" else Firmware.BIOS,
             disks=disks, nics=nics, guest_id=instance.get("ImageId"), hostname=instance.get("PrivateDnsName"),
-            power_state=instance["State"]["Name"],
+            power_state=instance["State"]["Name"], flavor_name=instance["InstanceType"],
         )
 
     def list_instances(self) -> list[VmInfo]:

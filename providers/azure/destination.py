@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
-import re
 import time
 from pathlib import Path
 from typing import Any
 
 from marshmallow import ValidationError
 
+from providers.abilities import run_lookups
 from providers.azure.blobs import blobs_with, delete_blob, upload_vhd
 from providers.azure.client import Arm, container_client
 from providers.azure.options import Connection, TargetOptions, load_connection, load_target
+from providers.naming import cleaned_name
 from providers.types import (
     BootResult,
     DiskRef,
@@ -35,10 +35,7 @@ CHECKSUM_TAG = "coriolis_disk_checksum"
 
 def safe_name(name: str) -> str:
     """``name`` reduced to what Azure resource names allow (80 characters), hashed when shortened or changed."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")[:70]
-    if cleaned == name:
-        return cleaned
-    return f"{cleaned or 'x'}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+    return cleaned_name(name, r"[^A-Za-z0-9._-]+", strip="-.", max_length=70)
 
 
 def best_size(sizes: list[dict[str, Any]], cpus: int, memory_mb: int) -> str:
@@ -146,13 +143,20 @@ class AzureImporter:
             delete_blob(container, f"{name}.vhd")  # the managed disk holds its own copy
         return DiskRef(disk.disk_id, MANAGED_DISK + made["id"], "raw", uploaded.virtual_size, uploaded.checksum)
 
-    def vm_size(self, vm: VmInfo) -> str:
-        if self.options.vm_size:
-            return self.options.vm_size
+    def _sizes(self) -> list[dict[str, Any]]:
         conn = self.connection
         sizes = self.arm.call("GET", f"/subscriptions/{conn.subscription_id}/providers/Microsoft.Compute/locations/"
                                      f"{conn.location}/vmSizes", "compute") or {}
-        return best_size(sizes.get("value", []), vm.num_cpu, vm.memory_mb)
+        return sizes.get("value", [])
+
+    def vm_size(self, vm: VmInfo) -> str:
+        if self.options.vm_size:
+            return self.options.vm_size
+        return best_size(self._sizes(), vm.num_cpu, vm.memory_mb)
+
+    def lookup_options(self, names: frozenset[str] | None) -> list[dict[str, Any]]:
+        """The VM sizes of the location (``OptionLookup``)."""
+        return run_lookups({"vm_size": lambda: sorted(s["name"] for s in self._sizes())}, names)
 
     def create_instance(
         self, vm: VmInfo, disks: list[DiskRef], ctx: MigrationContext, reporter: Reporter

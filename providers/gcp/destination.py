@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 from pathlib import Path
@@ -11,9 +10,11 @@ from typing import Any
 from google.api_core.exceptions import GoogleAPIError, NotFound
 from marshmallow import ValidationError
 
+from providers.abilities import run_lookups
 from providers.gcp.client import Gcp
 from providers.gcp.options import TargetOptions, load_connection, load_target
 from providers.gcp.tarball import TarGzStream
+from providers.naming import name_hash
 from providers.types import (
     BootResult,
     Cancelled,
@@ -36,7 +37,7 @@ INSTANCE_LABEL = "coriolis-instance"
 def label(value: str) -> str:
     """A label value: lowercase letters, digits, ``-`` and ``_``, at most 63 characters."""
     cleaned = re.sub(r"[^a-z0-9_-]+", "-", value.lower())[:63]
-    return cleaned if cleaned == value else f"{cleaned[:54]}-{hashlib.sha256(value.encode()).hexdigest()[:8]}"
+    return cleaned if cleaned == value else f"{cleaned[:54]}-{name_hash(value)}"
 
 
 def resource_name(value: str) -> str:
@@ -46,7 +47,7 @@ def resource_name(value: str) -> str:
         cleaned = f"c-{cleaned}"
     if cleaned == value and len(cleaned) <= 63:
         return cleaned
-    return f"{cleaned[:54].rstrip('-')}-{hashlib.sha256(value.encode()).hexdigest()[:8]}"
+    return f"{cleaned[:54].rstrip('-')}-{name_hash(value)}"
 
 
 def best_machine_type(types: list[dict[str, Any]], cpus: int, memory_mb: int) -> str:
@@ -97,9 +98,9 @@ class GcpImporter:
                           if subnet.startswith("projects/") else subnet)
 
     def target_profile(self, vm: VmInfo) -> TargetProfile:
-        """Raw disks on virtio-scsi (the ``virtio`` driver set holds virtio_scsi), gVNIC (or virtio-net) NICs,
-        cloud-init's GCE datasource."""
-        return TargetProfile(disk_format="raw", disk_bus="virtio",
+        """Raw disks on Compute Engine's buses (``gce``: virtio-scsi, NVMe on third-generation machine types),
+        gVNIC (or virtio-net) NICs, cloud-init's GCE datasource."""
+        return TargetProfile(disk_format="raw", disk_bus="gce",
                              nic_model="gvnic" if self.options.nic_type == "GVNIC" else "virtio",
                              firmware=vm.firmware_type, cloud_init_datasources=("GCE",))
 
@@ -182,6 +183,11 @@ class GcpImporter:
             return self.options.machine_type
         return best_machine_type(self.gcp.items(f"zones/{self.gcp.conn.zone}/machineTypes"), vm.num_cpu,
                                  vm.memory_mb)
+
+    def lookup_options(self, names: frozenset[str] | None) -> list[dict[str, Any]]:
+        """The machine types of the zone (``OptionLookup``)."""
+        return run_lookups({"machine_type": lambda: sorted(
+            t["name"] for t in self.gcp.items(f"zones/{self.gcp.conn.zone}/machineTypes"))}, names)
 
     def create_instance(
         self, vm: VmInfo, disks: list[DiskRef], ctx: MigrationContext, reporter: Reporter

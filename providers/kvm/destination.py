@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
-import re
 import shutil
 import signal
 import tempfile
@@ -28,6 +26,7 @@ from providers.kvm.domain import (
     with_console_log,
 )
 from providers.kvm.options import Connection, TargetOptions, load_options
+from providers.naming import cleaned_name
 from providers.types import (
     BootResult,
     DiskRef,
@@ -49,10 +48,7 @@ NVRAM = "OVMF_VARS.fd"
 
 def safe_name(name: str) -> str:
     """``name`` reduced to ``[A-Za-z0-9._-]``; a short hash is added when characters were dropped."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
-    if cleaned == name and cleaned:
-        return cleaned
-    return f"{cleaned or 'x'}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+    return cleaned_name(name, r"[^A-Za-z0-9._-]+", strip="-.")
 
 
 class KvmImporter:

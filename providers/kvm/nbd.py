@@ -8,9 +8,7 @@ context (``qemu:dirty-bitmap:<name>`` or ``base:allocation``), ``NBD_CMD_READ`` 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
-import signal
 import socket
 import struct
 import subprocess
@@ -19,6 +17,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from coriolis.children import spawn_tied
 from providers.types import ProviderError
 
 NBDMAGIC = 0x4E42444D41474943
@@ -38,7 +37,6 @@ REPLY_NONE, REPLY_OFFSET_DATA, REPLY_OFFSET_HOLE, REPLY_BLOCK_STATUS = 0, 1, 2, 
 STATE_DIRTY = 1  # in a qemu:dirty-bitmap context
 MAX_READ = 4 << 20  # below qemu-nbd's 32 MiB request limit
 MAX_STATUS = 1 << 30
-PR_SET_PDEATHSIG = 1
 
 
 class NbdError(ProviderError):
@@ -224,11 +222,6 @@ class NbdClient:
         self.close()
 
 
-def _die_with_parent() -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
 @contextlib.contextmanager
 def exported(path: str | Path, fmt: str, bitmap: str | None = None, timeout: float = 30.0) -> Iterator[Path]:
     """A read-only ``qemu-nbd`` export of an image on a private unix socket, stopped on exit.
@@ -246,13 +239,14 @@ def exported(path: str | Path, fmt: str, bitmap: str | None = None, timeout: flo
         args = ["qemu-nbd", "--read-only", f"--format={fmt}", f"--socket={sock}"]
         if bitmap:
             args.append(f"--bitmap={bitmap}")
-        proc = subprocess.Popen([*args, os.fspath(path)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                preexec_fn=_die_with_parent)
+        err_file = (Path(tmp) / "qemu-nbd.err").open("w+b")  # a file, never an unread pipe
+        proc = spawn_tied([*args, os.fspath(path)], err_file)
         try:
             deadline = time.monotonic() + timeout
             while not sock.exists():
                 if proc.poll() is not None:
-                    err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
+                    err_file.seek(0)
+                    err = err_file.read().decode(errors="replace").strip()[-2000:]
                     raise ProviderError(f"qemu-nbd could not export {path}: {err}")
                 if time.monotonic() > deadline:
                     raise ProviderError(f"qemu-nbd did not export {path} within {timeout:.0f} s")
@@ -266,5 +260,4 @@ def exported(path: str | Path, fmt: str, bitmap: str | None = None, timeout: flo
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
-            if proc.stderr:
-                proc.stderr.close()
+            err_file.close()

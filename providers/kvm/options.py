@@ -1,4 +1,4 @@
-"""Connection info and target environment options of the kvm destination (marshmallow schemas)."""
+"""Connection info, source and target environment options of the kvm provider (marshmallow schemas)."""
 
 from __future__ import annotations
 
@@ -51,6 +51,17 @@ class ConnectionSchema(Schema):
     def _one_role(self, data: dict[str, Any], **_kwargs: Any) -> None:
         if not data.get("storage_dir") and not data.get("domains_dir"):
             raise ValidationError("storage_dir (destination) or domains_dir (source) is required", "storage_dir")
+
+
+class SourceEnvironmentSchema(Schema):
+    """How a kvm source is read."""
+
+    change_tracking = fields.Boolean(
+        load_default=True,
+        metadata={"description": "Track changes with persistent dirty bitmaps in the source's qcow2 images, so a "
+                                 "transfer's later executions copy only what changed; false: every execution "
+                                 "copies whole disks and the source images are never written to."},
+    )
 
 
 class TargetEnvironmentSchema(Schema):

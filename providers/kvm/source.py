@@ -22,7 +22,7 @@ from marshmallow import ValidationError
 from providers.kvm import bitmaps
 from providers.kvm.inventory import Domain, parse_domain
 from providers.kvm.nbd import MAX_READ, NbdClient, exported
-from providers.kvm.options import ConnectionSchema
+from providers.kvm.options import ConnectionSchema, SourceEnvironmentSchema
 from providers.types import (
     ChangedAreas,
     DiskInfo,
@@ -40,9 +40,10 @@ log = logging.getLogger(__name__)
 class KvmExporter:
     """Source provider over ``domains_dir``: instance ids are the XML file stems (``web`` for ``web.xml``)."""
 
-    def __init__(self, domains_dir: str | Path, image_dirs: tuple[str, ...] = ()) -> None:
+    def __init__(self, domains_dir: str | Path, image_dirs: tuple[str, ...] = (), change_tracking: bool = True) -> None:
         self.root = Path(domains_dir)
         self.image_roots = (self.root, *(Path(d) for d in image_dirs))
+        self.change_tracking = change_tracking
 
     def validate(self) -> None:
         """Check the directory exists and can be listed."""
@@ -106,8 +107,8 @@ class KvmExporter:
             ctx: the run; its transfer id keys the bitmaps, so transfers of one domain never mix.
         """
         found = self._domain(vm.id).disk(disk.id)
-        if found.format != "qcow2":
-            return ChangedAreas(change_id="", full=True)
+        if found.format != "qcow2" or not self.change_tracking:
+            return ChangedAreas(change_id="", full=True)  # nothing written to the source image
         prefix = self._prefix(ctx)
         present = {b.name: b for b in bitmaps.list_bitmaps(found.path)}
         base = present.get(since or "")
@@ -137,15 +138,16 @@ class KvmExporter:
 
 
 def make_exporter(connection_info: dict[str, Any], source_environment: dict[str, Any]) -> KvmExporter:
-    """The kvm exporter over ``connection_info['domains_dir']``.
+    """The kvm exporter over ``connection_info['domains_dir']``, read as ``source_environment`` says.
 
     Raises:
         ProviderError: the options do not validate, or name no domains directory.
     """
     try:
         conn = ConnectionSchema().load(connection_info or {})
+        env = SourceEnvironmentSchema().load(source_environment or {})
     except ValidationError as exc:
         raise ProviderError(f"invalid kvm options: {exc.messages}") from exc
     if not conn.get("domains_dir"):
         raise ProviderError("the kvm source needs domains_dir in its connection info")
-    return KvmExporter(conn["domains_dir"], tuple(conn.get("image_dirs") or ()))
+    return KvmExporter(conn["domains_dir"], tuple(conn.get("image_dirs") or ()), env["change_tracking"])

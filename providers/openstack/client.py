@@ -221,6 +221,16 @@ class Cloud:
             return [Flavor(str(f.id), f.name, int(f.vcpus or 0), int(f.ram or 0), int(f.disk or 0))
                     for f in self._service("compute").flavors(details=True)]
 
+    def keypair_names(self) -> list[str]:
+        with sdk_errors("listing key pairs"):
+            return [str(k.name) for k in self._service("compute").keypairs()]
+
+    def availability_zones(self) -> list[str]:
+        """Names of the compute zones that are up."""
+        with sdk_errors("listing availability zones"):
+            return [str(z.name) for z in self._service("compute").availability_zones()
+                    if (z.state or {}).get("available", True)]
+
     def keypair_exists(self, name: str) -> bool:
         with sdk_errors(f"reading key pair {name}"):
             return _find(self._service("compute").find_keypair, name) is not None
@@ -267,6 +277,11 @@ class Cloud:
         if group is None:
             raise ProviderError(f"security group {name_or_id!r} does not exist")
         return str(group.id)
+
+    def security_groups(self) -> list[tuple[str, str]]:
+        """``(id, name)`` of the project's security groups."""
+        with sdk_errors("listing security groups"):
+            return [(str(g.id), g.name or "") for g in self._service("network").security_groups()]
 
     def create_port(self, **attrs: Any) -> Port:
         with sdk_errors(f"creating port {attrs.get('name')}"):

@@ -1,5 +1,5 @@
 """How a Nova server boots from the imported disks (a Glance image, or Cinder volumes through block device
-mappings), and how its console log tells that it booted."""
+mappings), how its console log tells that it booted, and how resources of a migration are named."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import re
 import time
 from typing import Any
 
+from providers.naming import cleaned_name
 from providers.openstack.client import Cloud
 from providers.types import BootResult, DiskRef, ProviderError, Reporter
 
@@ -14,6 +15,11 @@ FAILURE_RE = re.compile(r"Kernel panic|Gave up waiting for root|No bootable devi
 
 # What an imported disk's DiskRef.path holds: the Glance image or Cinder volume made from it.
 GLANCE, CINDER = "glance:", "cinder:"
+
+
+def safe_name(name: str) -> str:
+    """``name`` reduced to ``[A-Za-z0-9._-]``, with a short hash when characters were dropped."""
+    return cleaned_name(name, r"[^A-Za-z0-9._-]+", strip="-.")
 
 
 def made_from(disks: list[DiskRef]) -> dict[str, list[str]]:

@@ -135,6 +135,17 @@ class OvaArchive:
         """A member's size as the tar header states it."""
         return self.members[name].size
 
+    def span(self, name: str) -> tuple[int, int]:
+        """Where a member's bytes lie in the archive file: ``(offset, length)``; a truncated archive raises."""
+        member = self.members[name]
+        if member.issparse():  # its bytes are scattered over the archive, not one range
+            raise ProviderError(f"{self.path.name}: {name} is stored as a sparse tar member; refused")
+        end = member.offset_data + member.size
+        held = self.path.stat().st_size
+        if end > held:
+            raise ProviderError(f"{self.path.name}: the archive ends {end - held} bytes before the end of {name}")
+        return member.offset_data, member.size
+
     def read_chunk(self, stream: IO[bytes], size: int, name: str) -> bytes:
         """Up to ``size`` bytes of a member stream; a truncated archive raises ProviderError."""
         try:

@@ -1,4 +1,4 @@
-"""The ova exporter: lists OVAs and VMX folders, streams their VMDKs into staging."""
+"""The ova exporter: lists OVAs and VMX folders; their VMDKs are checked and read in place, never copied."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import conversion
+from conversion.member import reads_only_itself
 from providers.ova import vmx
 from providers.ova.archive import SIDE_FILES, ManifestEntry, OvaArchive
 from providers.ova.ovf import OvfDescriptor, OvfDisk, parse_ovf
@@ -67,23 +68,28 @@ def _inspect_ova(
     return desc, manifest
 
 
-def _check_vmdk(path: Path, expected_size: int, label: str, *, inside: Path | None = None) -> int:
+def _check_vmdk(
+    path: Path, expected_size: int, label: str, *, inside: Path | None = None,
+    member: conversion.Member | None = None,
+) -> int:
     """Check a VMDK with qemu-img; returns its virtual size.
 
-    ``inside``: every extent must lie in this directory (VMX folders); otherwise the
-    image must be a single self-contained sparse file (OVA members).
+    ``inside``: every extent must lie in this directory (VMX folders). ``member``: the VMDK is that
+    byte range of ``path`` (an OVA's tar member) and must be a single self-contained sparse extent.
     """
     try:
-        info = conversion.info(path, "vmdk")
+        info = conversion.info(path, "vmdk", member)
     except conversion.ConversionError as exc:
         raise ProviderError(f"{label} is not a valid VMDK: {exc.stderr or exc}") from None
     if info.backing_file:
         raise ProviderError(f"{label} has a parent disk (snapshot); consolidate snapshots first")
-    extents = [Path(os.path.realpath(f)) for f in info.extent_files]
-    if inside is None:
-        if info.subformat not in OVA_SUBFORMATS or extents != [Path(os.path.realpath(path))]:
+    if member is not None:
+        if info.subformat not in OVA_SUBFORMATS or not reads_only_itself(info.extent_files, path, member):
             raise ProviderError(f"{label} is a {info.subformat} VMDK; an OVA disk must be one sparse file")
+    elif inside is None:
+        raise ProviderError(f"{label}: a VMDK is checked either inside its folder or as an OVA member")
     else:
+        extents = [Path(os.path.realpath(f)) for f in info.extent_files]
         root = Path(os.path.realpath(inside))
         if not extents or any(root not in e.parents for e in extents):
             raise ProviderError(f"{label} points at extent files outside its folder; refused")
@@ -100,12 +106,6 @@ def _check_size(size: int, label: str) -> None:
         raise ProviderError(
             f"{label} declares {size} bytes, more than a VMware disk can hold ({MAX_VMDK_BYTES} bytes); refused"
         )
-
-
-def _record(staging: Path, *names: str) -> None:
-    """Note files this provider creates in staging, so cleanup removes exactly those."""
-    with open(staging / CREATED_LIST, "a", encoding="utf-8") as f:
-        f.writelines(f"{n}\n" for n in names)
 
 
 def _remove(path: Path) -> None:
@@ -214,7 +214,7 @@ class OvaExporter:
         return self._describe(*self._find(instance))
 
     def export_disk(self, vm: VmInfo, disk: DiskInfo, ctx: MigrationContext, reporter: Reporter) -> DiskRef:
-        """Copy an OVA's VMDK into ``ctx.staging_dir`` (verified), or reference a VMX folder's VMDK."""
+        """A reference to the disk where it lies, checked: an OVA's VMDK inside its tar, a VMX folder's VMDK."""
         instance_id, path = self._find(vm.id)
         if path.is_dir():
             return self._export_vmx(path, disk, reporter)
@@ -237,71 +237,29 @@ class OvaExporter:
     def _export_ova_disk(
         self, path: Path, disk: OvfDisk, manifest: Manifest | None, ctx: MigrationContext, reporter: Reporter
     ) -> DiskRef:
-        staging = Path(ctx.staging_dir)
-        staging.mkdir(parents=True, exist_ok=True)
-        final = staging / f"{disk.disk_id}.vmdk"
-        part = staging / f"{disk.disk_id}.vmdk.part"
+        """The VMDK inside the OVA, checked and then read in place by the conversion: nothing is copied out.
+
+        The VMDK must be one sparse extent that reads nothing outside its own tar member. Its manifest
+        digest goes with the reference: the conversion hashes the member's bytes on another core while
+        it reads them, and fails if they differ (one read of the member from storage, not two).
+        """
         label = f"{path.name}: {disk.href}"
         expected = manifest.get(disk.href) if manifest is not None else None
         with OvaArchive(path) as archive:
-            total = archive.size(disk.href)
-            if final.exists() and self._verifies(final, total, expected, disk, label):
-                reporter.info(f"{disk.disk_id}: {final.name} already exported and verified; not copied again")
-                reporter.step(total, total, f"{disk.disk_id}: already exported")
-                return DiskRef(disk.disk_id, str(final), "vmdk", disk.capacity_bytes)
-            _record(staging, final.name, part.name)
-            try:
-                digest = self._copy(archive, disk.href, part, total, expected, reporter, disk.disk_id, label)
-                if expected is not None and digest != expected.digest:
-                    raise ProviderError(f"{label} does not match its manifest {expected.algorithm} digest")
-                size = _check_vmdk(part, disk.capacity_bytes, label)
-                os.replace(part, final)
-            except BaseException:
-                _remove(part)
-                raise
-        return DiskRef(disk.disk_id, str(final), "vmdk", size)
-
-    def _copy(
-        self, archive: OvaArchive, name: str, out_path: Path, total: int, expected: ManifestEntry | None,
-        reporter: Reporter, disk_id: str, label: str,
-    ) -> str | None:
-        hasher = hashlib.new(expected.algorithm) if expected is not None else None
-        done = 0
-        reporter.step(0, total, f"{disk_id}: copying {name}")
-        with archive.open(name) as src, open(out_path, "wb") as out:
-            while chunk := archive.read_chunk(src, self.chunk_size, name):
-                if done == 0 and chunk[:4] != VMDK_MAGIC:
-                    raise ProviderError(f"{label} is not a VMDK (no sparse VMDK header)")
-                if hasher is not None:
-                    hasher.update(chunk)
-                out.write(chunk)
-                done += len(chunk)
-                reporter.step(done, total, f"{disk_id}: copied {done // MIB} of {total // MIB} MiB")
-        if done != total:
-            raise ProviderError(f"{label}: the archive ended after {done} of {total} bytes")
-        return hasher.hexdigest() if hasher is not None else None
-
-    def _verifies(
-        self, final: Path, total: int, expected: ManifestEntry | None, disk: OvfDisk, label: str
-    ) -> bool:
-        """Whether an earlier export is complete and intact (size, digest, qemu-img check)."""
-        if final.stat().st_size != total:
-            return False
-        if expected is not None:
-            hasher = hashlib.new(expected.algorithm)
-            with open(final, "rb") as f:
-                while chunk := f.read(self.chunk_size):
-                    hasher.update(chunk)
-            if hasher.hexdigest() != expected.digest:
-                return False
-        try:
-            _check_vmdk(final, disk.capacity_bytes, label)
-        except ProviderError:
-            return False
-        return True
+            offset, length = archive.span(disk.href)
+        with open(path, "rb") as f:
+            if os.pread(f.fileno(), len(VMDK_MAGIC), offset) != VMDK_MAGIC:
+                raise ProviderError(f"{label} is not a VMDK (no sparse VMDK header)")
+        member = conversion.Member(offset, length)
+        size = _check_vmdk(path, disk.capacity_bytes, label, member=member)
+        reporter.step(length, length, f"{disk.disk_id}: {disk.href} read in place from {path.name}")
+        return DiskRef(
+            disk.disk_id, str(path), "vmdk", size, member_offset=offset, member_length=length,
+            member_digest=None if expected is None else f"{expected.algorithm}:{expected.digest}",
+        )
 
     def cleanup(self, ctx: MigrationContext) -> None:
-        """Remove the files this provider created in staging; safe to repeat."""
+        """Remove staging files an earlier version copied out of an OVA (listed in ``.ova-created``); safe to repeat."""
         staging = Path(ctx.staging_dir)
         record = staging / CREATED_LIST
         if not record.exists():

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from providers.vsphere.client import VsphereClient, network_type, vlan_of
+from providers.vsphere.client import VsphereClient
+from providers.vsphere.devices import network_type, vlan_of
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,9 @@ import requests
 
 from providers import netpolicy
 from providers.types import Cancelled, ProviderError, Reporter
-from providers.vsphere.client import DeviceUrl, LeaseInfo, LeaseUnsupported, VsphereClient, controller_slot
+from providers.vsphere.client import DeviceUrl, LeaseInfo, LeaseUnsupported, VsphereClient
 from providers.vsphere.datastore import MIB, copy_response, remove
+from providers.vsphere.devices import controller_slot
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def export_lease(client: VsphereClient, entity: Any, timeout: float = 600) -> It
 
 
 def pick_device_url(info: LeaseInfo, slot: str | None) -> DeviceUrl:
-    """The device URL of the disk at ``slot`` (``ParaVirtualSCSIController0:1``, see ``client.controller_slot``).
+    """The device URL of the disk at ``slot`` (``ParaVirtualSCSIController0:1``, see ``devices.controller_slot``).
 
     A lease holding a single disk serves it whatever its key says.
     """

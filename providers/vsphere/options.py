@@ -26,12 +26,25 @@ class ConnectionSchema(Schema):
 
 
 class SourceEnvironmentSchema(Schema):
-    """How to list and export: name and template filters, cold export, changed-block tracking, disk transport."""
+    """How to list and export: name, folder, cluster and template filters, cold export, changed-block tracking,
+    disk transport."""
 
     name_filter = fields.String(
         load_default=None,
         validate=validate.Length(1, 255),
         metadata={"description": "only list instances whose name contains this text (case-insensitive)"},
+    )
+    folder = fields.String(
+        load_default=None,
+        validate=validate.Length(1, 1024),
+        metadata={"description": "only list instances in this VM folder or below it (inventory path, e.g. "
+                                 "DC0/vm/prod)"},
+    )
+    cluster = fields.String(
+        load_default=None,
+        validate=validate.Length(1, 1024),
+        metadata={"description": "only list instances on hosts of this cluster (inventory path, e.g. "
+                                 "DC0/host/DC0_C0)"},
     )
     power_off = fields.Boolean(
         load_default=False,

@@ -9,7 +9,8 @@ from typing import Any
 
 from providers.shared_use import SharedUse
 from providers.types import ProviderError
-from providers.vsphere.client import VsphereClient, device_kind
+from providers.vsphere.client import VsphereClient
+from providers.vsphere.devices import device_kind
 
 log = logging.getLogger(__name__)
 

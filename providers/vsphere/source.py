@@ -25,16 +25,10 @@ from providers.types import (
     Reporter,
     VmInfo,
 )
-from providers.vsphere import cbt, mappings, nfc, snapshots
-from providers.vsphere.client import (
-    LeaseUnsupported,
-    VsphereClient,
-    controller_type,
-    device_kind,
-    nic_model,
-    nic_network,
-)
+from providers.vsphere import cbt, lookup, mappings, nfc, snapshots
+from providers.vsphere.client import LeaseUnsupported, VsphereClient
 from providers.vsphere.datastore import MIB, DatastoreReader, fetch_disk, remove
+from providers.vsphere.devices import controller_type, device_kind, nic_model, nic_network
 from providers.vsphere.options import ConnectionSchema, SourceEnvironmentSchema
 
 log = logging.getLogger(__name__)
@@ -171,7 +165,8 @@ class VsphereExporter:
             return client.about()
 
     def list_instances(self, name_filter: str | None = None, templates: str | None = None) -> list[VmInfo]:
-        """Every VM and template (``is_template`` flags templates), optionally filtered by name.
+        """Every VM and template (``is_template`` flags templates), optionally filtered by name (and by the
+        ``folder`` and ``cluster`` options).
 
         Args:
             name_filter: only names containing this text (case-insensitive); default: the ``name_filter`` option.
@@ -187,6 +182,8 @@ class VsphereExporter:
             for vm in client.virtual_machines():
                 if needle and needle not in vm.name.lower():
                     continue
+                if not self._placed_as_asked(client, vm):
+                    continue
                 try:
                     info = describe(vm)
                 except ProviderError as exc:
@@ -196,6 +193,24 @@ class VsphereExporter:
                     continue
                 out.append(info)
         return sorted(out, key=lambda v: (v.name, v.id))
+
+    def _placed_as_asked(self, client: VsphereClient, vm: Any) -> bool:
+        """Whether ``vm`` is in the ``folder`` (or below it) and on a host of the ``cluster`` options, when set."""
+        folder, cluster = self.env["folder"], self.env["cluster"]
+        if folder:
+            path = client.inventory_path(vm.parent)
+            if path != folder.strip("/") and not path.startswith(folder.strip("/") + "/"):
+                return False
+        if cluster:
+            host = getattr(vm.runtime, "host", None)
+            if host is None or client.inventory_path(host.parent) != cluster.strip("/"):
+                return False
+        return True
+
+    def lookup_options(self, names: frozenset[str] | None) -> list[dict[str, Any]]:
+        """The endpoint's VM folders and clusters, as inventory paths (``OptionLookup``)."""
+        with self._client() as client:
+            return lookup.source_options(client, names)
 
     def get_instance(self, instance: str) -> VmInfo:
         """A VM or template by id, uuid or unique name."""

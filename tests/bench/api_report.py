@@ -87,6 +87,7 @@ def build_report(run_id: str, args: argparse.Namespace, ref: dict[str, Any], idl
             "load": stats.dispatch_gaps(task_rows(db, projects["load"])),
         },
         "goals": {"api_p99_ms": stats.API_P99_GOAL_MS, "overhead_ms_per_task": stats.OVERHEAD_GOAL_MS},
+        "cpu_seconds_during_load": load["cpu_seconds"],
         "memory": fleet.memory_report(),
         "memory_samples": fleet.samples,
         "logs": scan_logs(log_dir),

@@ -209,6 +209,7 @@ def run_load(port: int, db: Engine, fleet: Fleet, project: str, args: argparse.N
     """Submit every migration at once, poll the API while they run, wait until all finish."""
     ids: list[str] = []
     loadavg_before = [round(x, 2) for x in os.getloadavg()]
+    cpu_before = fleet.cpu_seconds()
     pollers = Pollers(port, project, args.get_threads, args.max_gets, ids, "load")
     pollers.start()
     try:  # the pollers stop on an interrupt too, so that the API can shut down at once
@@ -229,6 +230,8 @@ def run_load(port: int, db: Engine, fleet: Fleet, project: str, args: argparse.N
             time.sleep(0.5)
     finally:
         pollers.stop()
+    cpu_after = fleet.cpu_seconds()
+    cpu = {name: round(cpu_after.get(name, 0) - used, 2) for name, used in cpu_before.items()}
     timed_out = time.monotonic() >= deadline
     quiet = Pollers(port, project, args.get_threads, args.quiet_gets, ids, "quiet")  # the same GETs, nothing running
     quiet.start()
@@ -237,7 +240,7 @@ def run_load(port: int, db: Engine, fleet: Fleet, project: str, args: argparse.N
     finally:
         quiet.stop()
     return {"posted": posted, "pollers": pollers, "quiet": quiet, "counts": counts, "timed_out": timed_out,
-            "loadavg_before": loadavg_before}
+            "loadavg_before": loadavg_before, "cpu_seconds": cpu}
 
 
 def run_variant(args: argparse.Namespace, nodes: int, log_dir: Path, ref_queue: str) -> dict[str, Any]:

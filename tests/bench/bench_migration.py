@@ -48,6 +48,17 @@ def copy_ova(ova: Path, library: Path, name: str) -> tuple[Path, float]:
     return dst, time.monotonic() - started
 
 
+def drop_cache(path: Path) -> None:
+    """Write ``path`` out and drop it from the page cache: the migration reads it from storage, as a
+    library OVA would be (the bytes-read figure counts what the storage provides)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
 # ---------------------------------------------------------------- reading a finished migration
 
 
@@ -71,7 +82,7 @@ def stage_rows(run: MigrationRun) -> list[dict[str, Any]]:
             "queue_wait_s": None if start is None else round(start - ready, 3),
             "events": [
                 {"offset_s": None if start is None else round((parse_ts(e["created_at"]) or start) - start, 2),
-                 "level": e["level"], "message": e["message"][:200]}
+                 "level": e["level"], "message": e["message"][:400]}
                 for e in t.get("events", [])
             ],
         })
@@ -85,12 +96,27 @@ def convert_breakdown(row: dict[str, Any]) -> dict[str, float]:
         message = event["message"]
         if "source content checksum" in message:
             out["one_pass_s"] = event["offset_s"]
-            found = re.search(r"\((\d+) bytes of data read once, (\d+) written\)", message)
+            found = re.search(r"\((\d+) bytes of data read once, (\d+) written"
+                              r"(?:; (\d+) bytes read from the source file, (\d+) of them from storage)?\)", message)
             if found:
                 out["bytes_read"], out["bytes_written"] = int(found.group(1)), int(found.group(2))
+                if found.group(3):
+                    out["source_file_bytes_read"] = int(found.group(3))
+                    out["source_storage_bytes_read"] = int(found.group(4))
         elif "content checksum" in message and "matches" in message:
             out["verify_s"] = round(event["offset_s"] - out.get("one_pass_s", 0.0), 2)
     return out
+
+
+def export_bytes(row: dict[str, Any]) -> tuple[int, int]:
+    """Bytes EXPORT_DISK read from the source file (an OVA member checked against its manifest), and of
+    them from storage."""
+    for event in row["events"]:
+        found = re.search(r"matches its manifest \((\d+) bytes read in place, (\d+) of them from storage\)",
+                          event["message"])
+        if found:
+            return int(found.group(1)), int(found.group(2))
+    return 0, 0
 
 
 def morph_timings(migration: dict[str, Any]) -> dict[str, float]:
@@ -127,6 +153,8 @@ def summarize_run(run: MigrationRun, staged_ova: Path) -> dict[str, Any]:
         "stage_sum_s": round(sum(r["duration_s"] or 0 for r in rows), 2),
         "queue_wait_sum_s": round(sum(r["queue_wait_s"] or 0 for r in rows), 2),
         "convert_breakdown": next((convert_breakdown(r) for r in rows if r["task_type"] == "CONVERT_DISK"), {}),
+        "export_bytes_read": sum(export_bytes(r)[0] for r in rows if r["task_type"] == "EXPORT_DISK"),
+        "export_storage_bytes_read": sum(export_bytes(r)[1] for r in rows if r["task_type"] == "EXPORT_DISK"),
         "morph_timings": morph_timings(m),
         "memory": run.memory,
         "ova_bytes": staged_ova.stat().st_size,
@@ -137,6 +165,7 @@ def summarize_run(run: MigrationRun, staged_ova: Path) -> dict[str, Any]:
 def run_bare(ova: Path, work: Path, name: str) -> dict[str, Any]:
     """Reference (a) on a fresh copy of ``ova`` (copy time not counted)."""
     staged, _ = copy_ova(ova, work, name)
+    drop_cache(staged)  # both sides read the OVA from storage
     load_before = _load()
     try:
         return {**bare_steps(staged, work / "out"), "load_before": load_before}
@@ -153,6 +182,7 @@ def mean_bare(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def run_coriolis(service: Service, ova: Path, work: Path, name: str) -> dict[str, Any]:
     library = work / "library"
     staged, copy_s = copy_ova(ova, library, name)
+    drop_cache(staged)
     storage = work / "storage"
     load_before = _load()
     run = service.migrate(library, name, storage)
@@ -280,7 +310,16 @@ def compute_ratios(report: dict[str, Any]) -> dict[str, Any]:
     for label, run, key in (("base", base, "base raw allocated"), ("10g", big, "10g raw allocated")):
         read = (run or {}).get("convert_breakdown", {}).get("bytes_read")
         if read and sizes.get(key):
-            out[f"{label}: bytes read / source allocated (goal <= 1.1)"] = _ratio(read, sizes[key])
+            out[f"{label}: guest data read / source allocated"] = _ratio(read, sizes[key])
+        breakdown = (run or {}).get("convert_breakdown", {})
+        if breakdown.get("source_file_bytes_read") and sizes.get(key):
+            total = breakdown["source_file_bytes_read"] + run.get("export_bytes_read", 0)
+            storage = breakdown["source_storage_bytes_read"] + run.get("export_storage_bytes_read", 0)
+            out[f"{label}: bytes read from storage (export + convert, cold cache) / source allocated (goal <= 1.1)"] = (
+                _goal(_ratio(storage, sizes[key]), 1.1))
+            out[f"{label}: bytes read calls returned (page cache included) / source allocated"] = _ratio(
+                total, sizes[key])
+            out[f"{label}: bytes read from storage / the OVA's size"] = _ratio(storage, run["ova_bytes"])
     if base and v2v:
         if v2v.get("ok"):
             out["coriolis(no boot) / virt-v2v"] = _goal(_ratio(base["no_boot_s"], v2v["seconds"]), GOAL_V2V)

@@ -43,6 +43,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--gc", choices=("default", "settled"), default="settled",
                    help="settled: as the API's workers run (coriolis.heap.settle after the app is built)")
     p.add_argument("--profile", choices=("none", "pyinstrument", "cprofile"), default="none")
+    p.add_argument("--profile-route", default="GET migration", help="the route --profile runs")
     return p.parse_args(argv)
 
 
@@ -144,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             report["routes"]["GET migration, If-None-Match"] = measure(
                 client, engine, routes["GET migration"], args.requests, {"If-None-Match": etag})
         if args.profile != "none":
-            report["profile"] = profile(client, routes["GET migration"], args.requests, args.profile)
+            report["profile"] = profile(client, routes[args.profile_route], args.requests, args.profile)
         OUT.parent.mkdir(parents=True, exist_ok=True)
         OUT.write_text(json.dumps(report, indent=2))
         width = max(len(n) for n in report["routes"])

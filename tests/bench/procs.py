@@ -117,6 +117,26 @@ class Fleet:
             for name, s in self.services.items()
         }
 
+    # CPU ---------------------------------------------------------------------------------------
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds each tree has used so far: its live processes' own, and what the children they
+        reaped used (the qemu-img and qemu-nbd a stage starts, and exited pool children)."""
+        children = _children_map()
+        tick = os.sysconf("SC_CLK_TCK")
+        out = {}
+        for name, service in self.services.items():
+            total = 0
+            for pid in _tree(service.pid, children) if service.alive() else []:
+                try:
+                    with open(f"/proc/{pid}/stat") as fh:
+                        fields = fh.read().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                total += sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+            out[name] = total / tick
+        return out
+
     # shutdown ----------------------------------------------------------------------------------
 
     def stop(self, timeout: float = 25.0) -> None:

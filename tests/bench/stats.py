@@ -158,6 +158,16 @@ def render(report: dict[str, Any]) -> str:
     out.append(f"Reference: bare Celery chain of {ref['chain_length']} no-op tasks on the same broker: "
                f"{_fmt(ref['hop_ms'])} ms per hop ({ref['total_s']:.2f} s total)")
     out.append("")
+    cpu = report.get("cpu_seconds_during_load") or {}
+    if cpu:
+        total = sum(cpu.values())
+        out.append(f"CPU seconds each process tree used while the {cfg['migrations']} migrations ran (children it "
+                   f"started included: qemu-img, qemu-nbd), per migration, and the share of the {total:.1f} s")
+        ranked = sorted(cpu.items(), key=lambda kv: -kv[1])
+        rows = [[name, round(sec, 1), round(1000 * sec / max(1, cfg["migrations"]), 1),
+                 f"{100 * sec / total:.0f} %" if total else "-"] for name, sec in ranked]
+        out.extend("  " + line for line in _table(["process tree", "cpu s", "ms/migration", "share"], rows))
+        out.append("")
     rows = [[name, m["processes"], m["peak_rss_mib"], m["peak_pss_mib"], m["sum_vmhwm_mib"], m["max_process_vmhwm_mib"]]
             for name, m in report["memory"].items()]
     rows.append(["total", sum(m["processes"] for m in report["memory"].values()),

@@ -1,8 +1,7 @@
-"""End to end: the UEFI/LVM Debian guest migrates from OVA to KVM and boots on virtio.
+"""End to end: the UEFI/LVM Debian guest and the Red Hat shaped guest migrate from OVA to KVM and boot on virtio.
 
-One real boot (the destination's boot check); the negative control — the guest fails to boot on
-virtio unmorphed — is in tests/fixtures/test_uefi_guest.py. (The Red Hat shaped guest's boot tests
-wait on branch i12-guests until its positive control is proved.)
+One real boot each (the destination's boot check); the negative controls — each guest fails to boot on
+virtio unmorphed — are in tests/fixtures/test_uefi_guest.py and test_redhat_guest.py.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ import pytest
 
 from tests.coriolis_tasks.helpers import wait_finished
 from tests.fixtures.guest import make_ova_copy
-from tests.fixtures.guest.redhat import RedHatGuest
+from tests.fixtures.guest.redhat import RedHatGuest, ensure_redhat_guest
 from tests.fixtures.guest.uefi import ESP, UefiGuest, ensure_uefi_guest
 
 # The migration (appliance launch, initramfs rebuild, OVMF/dracut boot under TCG) takes 5-15 min on a busy host.
@@ -91,3 +90,26 @@ def test_uefi_lvm_guest_migrates_to_kvm_and_boots_from_virtio(live_client, worke
     listing = _esp_listing(disk, instance["disks"][0]["format"], tmp_path)
     assert "::/EFI/BOOT/BOOTX64.EFI" in listing  # the fallback loader
     assert "::/EFI/debian/grubx64.efi" in listing  # the vendor loader stays
+
+
+def test_redhat_guest_migrates_to_kvm_and_boots_from_virtio(live_client, workers, tmp_path):
+    guest = ensure_redhat_guest()
+    migration, storage = _migrate(live_client, guest, tmp_path)
+    instance = migration["info"][guest.ova.name]["export_info"]
+    assert instance["os_type"] == "linux", instance
+
+    # dracut rebuilt the initramfs with virtio inside the appliance: root came up from the virtio disk
+    # by UUID, the ifcfg file keyed by the source MAC found its NIC (the kvm destination keeps MACs).
+    marker = _marker(migration, guest)
+    assert marker["release"] == guest.release
+    assert marker["root"] == f"UUID={guest.root_uuid}"
+    assert "vda:virtio_blk" in marker["disks"].split(",")
+    assert guest.static_ip in marker["addrs"], marker["addrs"]
+
+    tasks = {t["task_type"]: t for t in migration["tasks"]}
+    morph_events = " ".join(e["message"] for e in tasks["OS_MORPHING"]["events"])
+    assert "rebuilt /boot/initramfs-" in morph_events and "virtio_blk" in morph_events, morph_events[-3000:]
+    assert "open-vm-tools" in morph_events  # removed by rpm -e inside the appliance
+    assert tasks["OS_MORPHING"]["result"]["morph"]["os_info"]["distribution"] == "rhel"
+    disk = Path(migration["transfer_result"][guest.ova.name]["disks"][0]["path"])
+    assert disk.is_relative_to(storage)

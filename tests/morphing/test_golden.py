@@ -14,6 +14,7 @@ from morphing.fixers.debian import DebianFixer
 from morphing.options import MorphOptions
 from morphing.runner import RecordingRunner
 from morphing.tree import BACKUP_DIR, LocalTree
+from providers.registry import get_provider
 from providers.types import NullReporter, OsInfo, OsType, TargetProfile
 from tests.morphing.conftest import GOLDEN, diff_trees, make_vm
 
@@ -58,6 +59,9 @@ CASES = {
     "cloud_init_dhcp": Case(["cloud_init"]),
     "guest_tools": Case(["guest_tools"], commands=[["dpkg", "--purge", "open-vm-tools"]]),
     "drivers": Case(["drivers"], commands=[["update-initramfs", "-u", "-k", "all"]]),
+    # what the gcp destination asks for: virtio-scsi and NVMe disks, gVNIC (the gve module)
+    "drivers_gcp": Case(["drivers"], target=get_provider("gcp").importer({}, {}).target_profile(make_vm(1)),
+                        commands=[["update-initramfs", "-u", "-k", "all"]]),
     "hostname": Case(["hostname"], options=MorphOptions(hostname="web01")),
 }
 

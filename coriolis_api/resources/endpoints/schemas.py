@@ -105,8 +105,11 @@ class StorageResponse(Schema):
 
 
 class OptionsArgs(Schema):
-    env = fields.String(load_default=None, metadata={"description": "accepted and not needed (fixed choices)"})
-    options = fields.String(load_default=None, metadata={"description": "comma-separated option names"})
+    env = fields.String(load_default=None, metadata={"description": "the options chosen so far (JSON or base64 "
+                                                                   "JSON): the cloud lookup may depend on them"})
+    options = fields.String(load_default=None, metadata={
+        "description": "option names: comma-separated, a JSON list, or that list URL-safe base64-encoded "
+                       "(python-coriolisclient)"})
     option_names = fields.String(load_default=None, metadata={"description": "same as options"})
 
 

@@ -124,7 +124,7 @@ def _ask(task_name: str, *args: Any) -> dict[str, Any]:
 
 def _value(answer: dict[str, Any]) -> Any:
     if not answer["ok"]:
-        abort(404 if answer.get("not_found") else 400, message=answer["message"])
+        abort(answer.get("status") or (404 if answer.get("not_found") else 400), message=answer["message"])
     return answer["value"]
 
 
@@ -152,15 +152,18 @@ def instance(endpoint: Endpoint, instance_id: str, args: dict | None = None) -> 
     with the source options of ``?env=`` (those the provider does not use are ignored).
 
     The base64 reading is tried first; when it names no instance, the literal one is (an id such as
-    ``abcd`` is valid base64 of other bytes).
+    ``abcd`` is valid base64 of other bytes). When neither names one, the 404 names the decoded id (the one
+    the caller asked for).
     """
     env = parse_env((args or {}).get("env"))
     decoded = decoded_instance_id(instance_id)
-    if decoded is not None:
-        answer = _ask("coriolis.control.get_instance", endpoint.id, decoded, env)
-        if answer["ok"] or not answer.get("not_found"):
-            return instance_info.export_info(_value(answer))
-    return instance_info.export_info(ask_worker("coriolis.control.get_instance", endpoint.id, instance_id, env))
+    if decoded is None:
+        return instance_info.export_info(ask_worker("coriolis.control.get_instance", endpoint.id, instance_id, env))
+    answer = _ask("coriolis.control.get_instance", endpoint.id, decoded, env)
+    if answer["ok"] or not answer.get("not_found"):
+        return instance_info.export_info(_value(answer))
+    literal = _ask("coriolis.control.get_instance", endpoint.id, instance_id, env)
+    return instance_info.export_info(_value(answer if literal.get("not_found") else literal))
 
 
 NAME_MATCH_SECONDS = 2.0

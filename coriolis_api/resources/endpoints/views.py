@@ -127,8 +127,14 @@ def _options(project_id: str, endpoint_id: str, role: str, args: dict) -> list[d
     with db_session() as s:
         endpoint = service.get(s, current(project_id, f"endpoint:list_{role}_options"), endpoint_id)
     spec = provider_for(endpoint.type, role)
-    schema = spec.source_environment_schema if role == "source" else spec.destination_environment_schema
-    return options.option_choices(schema, options.names_of(args.get("options") or args.get("option_names")))
+    factory, schema = ((spec.exporter, spec.source_environment_schema) if role == "source"
+                       else (spec.importer, spec.destination_environment_schema))
+    names = options.names_of(args.get("options") or args.get("option_names"))
+    env = service.parse_env(args.get("env"))
+    looked_up = []
+    if options.looks_options_up(factory):
+        looked_up = service.ask_worker("coriolis.control.lookup_options", endpoint.id, role, env, names)
+    return options.option_choices(schema, names, looked_up)
 
 
 @blp.route("/<endpoint_id>/source-options")
@@ -136,7 +142,8 @@ class EndpointSourceOptions(MethodView):
     @blp.arguments(schemas.OptionsArgs, location="query")
     @blp.response(200, schemas.SourceOptionsResponse)
     def get(self, args, project_id, endpoint_id):
-        """The choices of the provider's source options (its enumerations; ``?options=a,b`` to pick some)."""
+        """The choices of the provider's source options: its enumerations and what its cloud offers (``?env=``
+        the options chosen so far, as JSON or base64 JSON; ``?options=a,b`` or ``?option_names=`` to pick some)."""
         return {"source_options": _options(project_id, endpoint_id, "source", args)}
 
 
@@ -145,7 +152,8 @@ class EndpointDestinationOptions(MethodView):
     @blp.arguments(schemas.OptionsArgs, location="query")
     @blp.response(200, schemas.DestinationOptionsResponse)
     def get(self, args, project_id, endpoint_id):
-        """The choices of the provider's destination options (its enumerations; ``?options=a,b``)."""
+        """The choices of the provider's destination options: its enumerations and what its cloud offers
+        (flavors, networks, key pairs...; ``?env=``, ``?options=a,b`` as for source options)."""
         return {"destination_options": _options(project_id, endpoint_id, "destination", args)}
 
 

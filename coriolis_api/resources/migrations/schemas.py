@@ -115,6 +115,14 @@ class EventOut(Schema):
     created_at = fields.DateTime()
 
 
+class Presented(fields.List):
+    """A list the service already built as JSON-ready dicts (a run's progress updates and events, hundreds
+    per poll): dumped as it is; the inner schema documents its items."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return value
+
+
 class TaskOut(Schema):
     id = fields.String()
     index = fields.Integer()
@@ -129,8 +137,8 @@ class TaskOut(Schema):
     disk_id = fields.String(allow_none=True)
     exception_details = fields.String(allow_none=True)
     progress = fields.Dict(allow_none=True)
-    progress_updates = fields.List(fields.Nested(ProgressUpdateOut))
-    events = fields.List(fields.Nested(EventOut))
+    progress_updates = Presented(fields.Nested(ProgressUpdateOut))
+    events = Presented(fields.Nested(EventOut))
     result = fields.Dict()
     created_at = fields.DateTime()
     started_at = fields.DateTime(allow_none=True)

@@ -43,23 +43,45 @@ _CHILDREN: weakref.WeakKeyDictionary[Task, tuple[list[Any], list[Any]]] = weakre
 
 
 def _load_children(session, runs: list[Migration]) -> None:
-    """Read the progress updates and events of every task of ``runs`` in two queries, as rows."""
+    """Read the progress updates and events of every task of ``runs`` in two queries, as shown dicts."""
     tasks = {t.id: t for m in runs for t in m.tasks}
     if not tasks:
         return
     found: dict[str, tuple[list[Any], list[Any]]] = {tid: ([], []) for tid in tasks}
     for which, (columns, model) in enumerate(((_UPDATE_COLUMNS, ProgressUpdate), (_EVENT_COLUMNS, TaskEvent))):
         query = select(*columns).where(model.task_id.in_(list(tasks))).order_by(model.task_id, model.index)
-        for row in session.execute(query).mappings():
-            found[row["task_id"]][which].append(row)
+        shown = _shown_update if which == 0 else _shown_event
+        for row in session.execute(query):
+            found[row[1]][which].append(shown(*row))
     for tid, children in found.items():
         _CHILDREN[tasks[tid]] = children
 
 
-def _children(task: Task) -> tuple[list[Any], list[Any]]:
-    """(progress updates, events) of a task: the rows ``_load_children`` read, else its relationships."""
+def _children(task: Task) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(progress updates, events) of a task as shown: what ``_load_children`` read, else its relationships."""
     loaded = _CHILDREN.get(task)
-    return loaded if loaded is not None else (task.progress_updates, task.events)
+    if loaded is not None:
+        return loaded
+    return (
+        [_shown_update(*(getattr(u, c.name) for c in _UPDATE_COLUMNS)) for u in task.progress_updates],
+        [_shown_event(*(getattr(e, c.name) for c in _EVENT_COLUMNS)) for e in task.events],
+    )
+
+
+# A poll of one run shows hundreds of updates and events: built here as JSON-ready dicts, in the
+# shapes ``ProgressUpdateOut`` and ``EventOut`` document (marshmallow dumping them field by field
+# was most of a poll's time).
+def _shown_update(
+    id_: Any, task_id: Any, index: Any, current_step: Any, total_steps: Any, message: Any, created_at: Any
+) -> dict[str, Any]:
+    return {"id": str(id_), "task_id": str(task_id), "index": int(index), "current_step": int(current_step),
+            "total_steps": None if total_steps is None else int(total_steps), "message": str(message),
+            "created_at": None if created_at is None else created_at.isoformat()}
+
+
+def _shown_event(id_: Any, task_id: Any, index: Any, level: Any, message: Any, created_at: Any) -> dict[str, Any]:
+    return {"id": str(id_), "task_id": str(task_id), "index": int(index), "level": str(level),
+            "message": str(message), "created_at": None if created_at is None else created_at.isoformat()}
 
 
 def _endpoint(session, ctx: RequestContext, endpoint_id: str, role: str) -> Endpoint:
@@ -218,29 +240,12 @@ def delete(
     return migration
 
 
-class _Row:
-    """Attribute access over a row mapping (``u.id``), as over the ORM object."""
-
-    __slots__ = ("_m",)
-
-    def __init__(self, mapping: Any) -> None:
-        self._m = mapping
-
-    def __getattr__(self, name: str) -> Any:
-        return self._m[name]
-
-
 def _task_view(task: Task, live: dict[str, Any] | None) -> dict[str, Any]:
-    rows, events = _children(task)
-    updates = [
-        {
-            "id": u.id, "task_id": u.task_id, "index": u.index, "current_step": u.current_step,
-            "total_steps": u.total_steps, "message": u.message, "created_at": u.created_at,
-        }
-        for u in (r if isinstance(r, ProgressUpdate) else _Row(r) for r in rows)
-    ]
+    """A task as the response shows it (its updates and events already JSON-ready: ``_children``)."""
+    updates, events = _children(task)
     if live and updates and task.status == TaskStatus.RUNNING:
-        updates[-1] = {**updates[-1], "current_step": live["current_step"], "total_steps": live["total_steps"]}
+        updates = [*updates[:-1], {**updates[-1], "current_step": live["current_step"],
+                                   "total_steps": live["total_steps"]}]
     details = task.exception_details.split("\n\n", 1)[0] if task.exception_details else None
     return {
         **{c: getattr(task, c) for c in (

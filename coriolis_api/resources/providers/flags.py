@@ -7,10 +7,9 @@ a schema by number (``/providers/<p>/schemas/16``); our words (``connection``, `
 
 from __future__ import annotations
 
-import typing
 from collections.abc import Callable
 
-from providers.registry import ProviderSpec
+from providers.registry import ProviderSpec, made_class
 
 IMPORT = 1
 EXPORT = 2
@@ -64,13 +63,8 @@ def kind_of(text: str) -> str | None:
 
 def lists_inventory(factory: Callable | None) -> bool:
     """Whether the class a provider factory returns (its return annotation) lists networks and storage."""
-    if factory is None:
-        return False
-    try:
-        made = typing.get_type_hints(factory).get("return")
-    except Exception:  # an annotation that does not resolve: claim nothing
-        return False
-    return isinstance(made, type) and all(hasattr(made, m) for m in ("list_networks", "list_storage"))
+    made = made_class(factory)
+    return made is not None and all(hasattr(made, m) for m in ("list_networks", "list_storage"))
 
 
 def provider_flags(spec: ProviderSpec) -> list[int]:

@@ -6,13 +6,13 @@ import platform
 import socket
 import sys
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
 
 from sqlalchemy import func, select
 
-from coriolis.database.models import Task
+from coriolis.database.models import Task, utcnow
 
 NAMESPACE = uuid.UUID("0b7f2f8e-4c2a-4f57-9a0c-6f3d2a1b9c11")
 INSPECT_SECONDS = 2.0
@@ -37,16 +37,25 @@ def _live_queues(prefix: str) -> dict[str, list[str]]:
 def services(session, queue_prefix: str) -> list[dict[str, Any]]:
     """Every worker node that answers now (``UP``, with its queues) or ran a task before and does not (``DOWN``).
 
-    Only nodes consuming this deployment's queues (``queue_prefix``) are listed.
+    Only nodes consuming this deployment's queues (``queue_prefix``) are listed. Times are ISO 8601 (UTC) and never
+    null (python-coriolisclient sorts the list by ``created_at``): ``created_at`` is when the node first ran a task,
+    ``updated_at`` when it last did; for an ``UP`` node ``updated_at`` is now (it answered), and so is
+    ``created_at`` when it has run no task yet.
     """
     live = {n: q for n, q in _live_queues(queue_prefix).items() if q}
-    seen: dict[str, datetime] = dict(
-        session.execute(select(Task.host, func.max(Task.started_at)).where(Task.host.is_not(None))
-                        .group_by(Task.host)).all()
-    )
+    now = utcnow()
+    seen: dict[str, tuple[datetime | None, datetime | None]] = {
+        host: (first, last)
+        for host, first, last in session.execute(
+            select(Task.host, func.min(Task.started_at), func.max(Task.started_at))
+            .where(Task.host.is_not(None)).group_by(Task.host)
+        ).all()
+    }
     out = []
     for node in sorted(set(live) | set(seen)):
         queues = live.get(node, [])
+        first, last = seen.get(node, (None, None))
+        updated = now if node in live else (last or first or now)
         out.append({
             "id": service_id(node),
             "host": node.split("@", 1)[-1],
@@ -57,10 +66,17 @@ def services(session, queue_prefix: str) -> list[dict[str, Any]]:
             "enabled": True,
             "mapped_regions": [],
             "node": node,
-            "created_at": None,
-            "updated_at": seen.get(node),
+            "created_at": _iso(first or updated),
+            "updated_at": _iso(updated),
         })
     return out
+
+
+def _iso(moment: datetime) -> str:
+    """As the other resources show times: naive UTC in ISO 8601 (a JSON encoder would write RFC 822)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat()
 
 
 def diagnostics() -> dict[str, Any]:

@@ -171,9 +171,10 @@ def test_kvm_target_without_metadata_service_installs_no_cloudbase_init(tmp_path
     assert "40-install-cloudbase-init.cmd" not in names
 
 
-def test_virtio_scsi_target_registers_vioscsi(tmp_path: Path, toolkit_dir: Path) -> None:
+@pytest.mark.parametrize("bus", ["virtio-scsi", "gce"])  # gce: Compute Engine's persistent disks are virtio-scsi
+def test_virtio_scsi_target_registers_vioscsi(tmp_path: Path, toolkit_dir: Path, bus: str) -> None:
     root = build_tree(tmp_path / "c", WindowsSpec(VERSIONS["2k19"]))
-    convert(root, toolkit(toolkit_dir), target=TargetProfile(disk_bus="virtio-scsi"))
+    convert(root, toolkit(toolkit_dir), target=TargetProfile(disk_bus=bus))
     hive = system(root)
     assert hive.get(r"ControlSet002\Services\vioscsi", "Start") == 0
     assert not hive.exists(r"ControlSet002\Services\viostor")

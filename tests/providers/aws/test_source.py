@@ -8,10 +8,11 @@ import pytest
 
 from conversion import checksum
 from providers import netpolicy
+from providers.abilities import ChangeTracking, DiskAreaReader
 from providers.aws import PROVIDER
 from providers.aws.blocks import BLOCK
 from providers.aws.source import AwsExporter, merge_blocks
-from providers.types import Cancelled, ChangeTracking, DiskAreaReader, Firmware, InstanceNotFound, NullReporter
+from providers.types import Cancelled, Firmware, InstanceNotFound, NullReporter
 from tests.providers.aws.conftest import MIB, make_source_instance
 
 
@@ -41,6 +42,10 @@ def test_inventory(account, source):
     assert [d.id for d in vm.disks] == source.volumes and all(d.size_bytes == 1 << 30 for d in vm.disks)
     assert vm.nics[0].network_name == account.subnets["prod"] and vm.nics[0].mac_address
     assert vm.memory_mb == 2048 and vm.num_cpu >= 1 and vm.firmware_type in (Firmware.BIOS, Firmware.EFI)
+    # the instance type is the flavor the clients' instance listings show
+    assert vm.flavor_name == account.moto.client("ec2").describe_instances(
+        InstanceIds=[source.instance_id])["Reservations"][0]["Instances"][0]["InstanceType"]
+    assert vm.to_dict()["flavor_name"] == vm.summary()["flavor_name"] == vm.flavor_name
     assert exp.get_instance("src-web") == vm == exp.get_instance(source.instance_id)
     with pytest.raises(InstanceNotFound):
         exp.get_instance("no-such-instance")

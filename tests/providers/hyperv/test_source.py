@@ -9,17 +9,9 @@ from pathlib import Path
 import pytest
 
 import conversion
+from providers.abilities import ChangeTracking, NetworkInventory, PowerControl
 from providers.hyperv import make_exporter
-from providers.types import (
-    Cancelled,
-    ChangeTracking,
-    Firmware,
-    InstanceNotFound,
-    NetworkInventory,
-    NullReporter,
-    PowerControl,
-    ProviderError,
-)
+from providers.types import Cancelled, Firmware, InstanceNotFound, NullReporter, ProviderError
 from tests.fixtures.winrm_fake import FakeDisk, FakeVm
 from tests.providers.hyperv.conftest import host_path
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from providers.types import NetworkInventory
+from providers.abilities import NetworkInventory
 
 
 def test_networks_are_the_network_option_values(importer) -> None:

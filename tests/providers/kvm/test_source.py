@@ -7,19 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from providers.abilities import ChangeTracking, DiskAreaReader
 from providers.kvm import PROVIDER, bitmaps
 from providers.kvm.source import KvmExporter, make_exporter
-from providers.types import (
-    ChangeTracking,
-    DiskAreaReader,
-    Exporter,
-    Firmware,
-    InstanceNotFound,
-    MigrationContext,
-    NullReporter,
-    OsType,
-    ProviderError,
-)
+from providers.types import Exporter, Firmware, InstanceNotFound, MigrationContext, NullReporter, OsType, ProviderError
 from tests.providers.kvm.domains import qemu_io_write, write_domain
 
 MIB = 1 << 20
@@ -160,3 +151,24 @@ def test_raw_disks_and_lost_or_inconsistent_bitmaps_fall_back_to_a_full_compare(
     assert not {b.name: b for b in bitmaps.list_bitmaps(image)}[gone.change_id].consistent
     broken = exporter.changed_areas(vm, disk, gone.change_id, _ctx(tmp_path, "run3"))
     assert broken.full and [b.name for b in bitmaps.list_bitmaps(image)] == [broken.change_id]
+
+
+def test_without_change_tracking_every_sync_is_full_and_the_image_is_never_written(tmp_path, domains):
+    exporter: KvmExporter = make_exporter({"domains_dir": str(domains)}, {"change_tracking": False})
+    vm = exporter.get_instance("web")
+    disk, image = vm.disk("vda"), domains / "web-root.qcow2"
+    before = image.read_bytes()
+    for run in ("run1", "run2"):
+        areas = exporter.changed_areas(vm, disk, None, _ctx(tmp_path, run))
+        assert areas.full and areas.change_id == ""
+    assert bitmaps.list_bitmaps(image) == []
+    assert image.read_bytes() == before
+
+
+def test_the_source_environment_is_validated(domains):
+    with pytest.raises(ProviderError, match="change_tracking"):
+        make_exporter({"domains_dir": str(domains)}, {"change_tracking": "sometimes"})
+    with pytest.raises(ProviderError, match="snapshot"):
+        make_exporter({"domains_dir": str(domains)}, {"snapshot": True})
+    schema = PROVIDER.source_environment_schema()
+    assert schema.load({}) == {"change_tracking": True}

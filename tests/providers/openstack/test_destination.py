@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from providers.types import Cancelled, DiskRef, NullReporter, ProviderError, TemplateImport
+from providers.abilities import TemplateImport
+from providers.types import Cancelled, DiskRef, NullReporter, ProviderError
 from tests.providers.openstack.conftest import MIB, make_qcow2
 
 NET_MAP = {"VM Network": "prod-net", "backend": "backend-net"}

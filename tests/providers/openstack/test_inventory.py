@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from providers.types import NetworkInventory
+from providers.abilities import NetworkInventory
 
 
 def test_networks_and_volume_types_of_the_project(tenant):

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 import conversion
+from conversion import nbdstream
+from conversion.onepass import ContentMismatch, copy_verified
 from providers.ova import make_exporter
 from providers.types import MigrationContext, NullReporter, ProviderError
 from tests.providers.ova.appliance import (
@@ -143,7 +145,8 @@ def test_monolithic_sparse_member_is_accepted(
     exp = exporter(tmp_path)
     vm = exp.get_instance("ok.ova")
     ref = exp.export_disk(vm, vm.disks[0], ctx, NullReporter())
-    assert conversion.compare(ref.path, "vmdk", source_raw, "raw")
+    member = conversion.Member(ref.member_offset, ref.member_length)
+    assert nbdstream.digest(ref.path, "vmdk", member=member).digest == conversion.checksum(source_raw, "raw")
 
 
 def test_truncated_archive_is_refused(tmp_path: Path, stream_vmdk: Path) -> None:
@@ -155,9 +158,18 @@ def test_truncated_archive_is_refused(tmp_path: Path, stream_vmdk: Path) -> None
 
 
 def test_manifest_mismatch_is_refused(tmp_path: Path, stream_vmdk: Path, ctx: MigrationContext) -> None:
+    """The member is hashed while the conversion reads it: the mismatch fails the conversion."""
     write_ova(tmp_path / "bad.ova", ovf_xml(one_disk_spec(stream_vmdk)), {"disk1.vmdk": stream_vmdk},
               digest_override={"disk1.vmdk": "0" * 64})
-    assert_refused(tmp_path, "does not match its manifest sha256 digest", ctx)
+    exp = exporter(tmp_path)
+    vm = exp.get_instance("bad.ova")
+    ref = exp.export_disk(vm, vm.disks[0], ctx, NullReporter())
+    assert ref.member_digest == "sha256:" + "0" * 64
+    out = tmp_path / "out.qcow2"
+    with pytest.raises(ContentMismatch, match="does not match its manifest sha256 digest"):
+        copy_verified(ref.path, "vmdk", out, "qcow2", member=conversion.Member(ref.member_offset, ref.member_length),
+                      member_digest=ref.member_digest)
+    assert not out.exists()
 
 
 def test_manifest_check_can_be_turned_off(tmp_path: Path, stream_vmdk: Path, ctx: MigrationContext) -> None:
@@ -165,7 +177,8 @@ def test_manifest_check_can_be_turned_off(tmp_path: Path, stream_vmdk: Path, ctx
               digest_override={"disk1.vmdk": "0" * 64, "bad.ovf": "1" * 64})
     lax = make_exporter({"path": str(tmp_path)}, {"verify_manifest": False})
     vm = lax.get_instance("bad.ova")
-    assert lax.export_disk(vm, vm.disks[0], ctx, NullReporter()).size_bytes == CAPACITY
+    ref = lax.export_disk(vm, vm.disks[0], ctx, NullReporter())
+    assert (ref.size_bytes, ref.member_digest) == (CAPACITY, None)
 
 
 def test_tampered_ovf_fails_its_manifest(tmp_path: Path, stream_vmdk: Path) -> None:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import tarfile
 from pathlib import Path
 
 import pytest
 
 import conversion
+from conversion import nbdstream
+from conversion.onepass import copy_verified
 from providers.ova import PROVIDER, make_exporter
 from providers.registry import get_provider
 from providers.types import (
-    Cancelled,
     Exporter,
     Firmware,
     MigrationContext,
@@ -119,88 +122,97 @@ def test_vmx_instance_info(library: Path) -> None:
     assert (nic.mac_address, nic.network_name, nic.model) == ("00:0c:29:12:34:56", "Prod", "e1000e")
 
 
-def test_export_is_byte_identical_and_reports_progress(
-    library: Path, source_raw: Path, ctx: MigrationContext
+def _content(ref) -> str:
+    """The content digest of an exported disk, read where the reference says it lies."""
+    member = None if ref.member_length is None else conversion.Member(ref.member_offset, ref.member_length)
+    return nbdstream.digest(ref.path, ref.format, member=member).digest
+
+
+def test_export_reads_the_vmdk_in_place_and_reports_progress(
+    library: Path, source_raw: Path, stream_vmdk: Path, ctx: MigrationContext
 ) -> None:
     exp = exporter(library, chunk_size=256 * 1024)
     vm = exp.get_instance("web01.ova")
     reporter = NullReporter()
+    before = (library / "web01.ova").read_bytes()
 
     ref = exp.export_disk(vm, vm.disks[0], ctx, reporter)
 
-    assert ref.path == str(ctx.staging_dir / "vmdisk1.vmdk")
+    assert ref.path == str(library / "web01.ova")
     assert (ref.disk_id, ref.format, ref.size_bytes) == ("vmdisk1", "vmdk", CAPACITY)
-    assert conversion.compare(ref.path, "vmdk", source_raw, "raw", same_size=True)
-    done = [s[0] for s in reporter.steps]
-    assert len(done) >= 3 and done == sorted(done)
-    assert reporter.steps[-1][0] == reporter.steps[-1][1] == os.path.getsize(ref.path)
-    assert not list(ctx.staging_dir.glob("*.part"))
+    with tarfile.open(ref.path) as tar:
+        member = tar.getmember("disk1.vmdk")
+    assert (ref.member_offset, ref.member_length) == (member.offset_data, member.size)
+    # the manifest's digest goes with the reference: the conversion checks it while it reads
+    assert ref.member_digest == "sha256:" + hashlib.sha256(stream_vmdk.read_bytes()).hexdigest()
+    assert _content(ref) == conversion.checksum(source_raw, "raw")
+    assert reporter.steps[-1][0] == reporter.steps[-1][1] == member.size
+    assert not ctx.staging_dir.exists() or not list(ctx.staging_dir.iterdir())  # nothing copied out
+    assert (library / "web01.ova").read_bytes() == before
 
 
-def test_export_again_skips_the_copy(library: Path, ctx: MigrationContext) -> None:
+def test_export_again_gives_the_same_reference(library: Path, ctx: MigrationContext) -> None:
     exp = exporter(library)
     vm = exp.get_instance("web01.ova")
     first = exp.export_disk(vm, vm.disks[0], ctx, NullReporter())
-    stamp = os.stat(first.path).st_mtime_ns
-    reporter = NullReporter()
 
-    second = exp.export_disk(vm, vm.disks[0], ctx, reporter)
-
-    assert second == first
-    assert os.stat(second.path).st_mtime_ns == stamp
-    assert any("already exported" in m for _, m in reporter.events)
+    assert exp.export_disk(vm, vm.disks[0], ctx, NullReporter()) == first
 
 
-def test_export_again_replaces_a_damaged_copy(library: Path, ctx: MigrationContext, source_raw: Path) -> None:
+def _flip_byte_in_member(ova: Path, name: str, at: int) -> None:
+    with tarfile.open(ova) as tar:
+        offset = tar.getmember(name).offset_data
+    with open(ova, "r+b") as f:
+        f.seek(offset + at)
+        byte = f.read(1)
+        f.seek(offset + at)
+        f.write(bytes([byte[0] ^ 0xFF]))
+
+
+def test_a_byte_changed_in_the_archive_fails_the_conversion(
+    library: Path, ctx: MigrationContext, tmp_path: Path
+) -> None:
     exp = exporter(library)
     vm = exp.get_instance("web01.ova")
+    _flip_byte_in_member(library / "web01.ova", "disk1.vmdk", 70000)
     ref = exp.export_disk(vm, vm.disks[0], ctx, NullReporter())
-    with open(ref.path, "r+b") as f:
-        f.seek(70000)
-        f.write(b"\0" * 100)
+    out = tmp_path / "out.qcow2"
 
-    reporter = NullReporter()
-    exp.export_disk(vm, vm.disks[0], ctx, reporter)
-
-    assert not reporter.events
-    assert conversion.compare(ref.path, "vmdk", source_raw, "raw")
+    with pytest.raises(conversion.ConversionError):  # its manifest digest, or a grain that no longer inflates
+        copy_verified(ref.path, "vmdk", out, "qcow2", member=conversion.Member(ref.member_offset, ref.member_length),
+                      member_digest=ref.member_digest)
+    assert not out.exists()
 
 
-class CancelAfter(NullReporter):
-    def __init__(self, steps: int) -> None:
-        super().__init__()
-        self.left = steps
-
-    def step(self, done: int, total: int | None, message: str = "") -> None:
-        self.left -= 1
-        if self.left < 0:
-            raise Cancelled("user cancelled")
-        super().step(done, total, message)
-
-
-def test_cancel_mid_export_leaves_no_partial_file(library: Path, ctx: MigrationContext) -> None:
-    exp = exporter(library, chunk_size=64 * 1024)
-    vm = exp.get_instance("web01.ova")
-    reporter = CancelAfter(3)
-
-    with pytest.raises(Cancelled):
-        exp.export_disk(vm, vm.disks[0], ctx, reporter)
-
-    assert len(reporter.steps) == 3
-    assert [p.name for p in ctx.staging_dir.iterdir()] == [".ova-created"]
+def test_a_member_reading_past_itself_is_refused(tmp_path: Path, stream_vmdk: Path, ctx) -> None:
+    """A descriptor-only VMDK in the tar that names another file: not one self-contained sparse extent."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(b"s" * CAPACITY)
+    descriptor = (
+        "# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType=\"monolithicFlat\"\n"
+        f'RW {CAPACITY // 512} FLAT "{secret}" 0\n'
+    ).encode()
+    spec = Spec(disks=[Disk("vmdisk1", "disk1.vmdk", CAPACITY)])
+    write_ova(lib / "x.ova", ovf_xml(spec), {"disk1.vmdk": b"KDMV" + descriptor}, manifest=False)
+    exp = exporter(lib)
+    vm = exp.get_instance("x.ova")
+    with pytest.raises(ProviderError, match="disk1.vmdk"):
+        exp.export_disk(vm, vm.disks[0], ctx, NullReporter())
 
 
-def test_cleanup_removes_only_its_files_and_can_repeat(library: Path, ctx: MigrationContext) -> None:
-    exp = exporter(library)
-    vm = exp.get_instance("web01.ova")
-    ref = exp.export_disk(vm, vm.disks[0], ctx, NullReporter())
+def test_cleanup_removes_what_an_earlier_copy_left_and_can_repeat(ctx: MigrationContext, library: Path) -> None:
+    ctx.staging_dir.mkdir(parents=True)
+    (ctx.staging_dir / "vmdisk1.vmdk").write_bytes(b"an earlier version's copy")
+    (ctx.staging_dir / ".ova-created").write_text("vmdisk1.vmdk\nvmdisk1.vmdk.part\n../escape\n")
     other = ctx.staging_dir / "converted.qcow2"
     other.write_bytes(b"someone else's")
+    exp = exporter(library)
 
     exp.cleanup(ctx)
     exp.cleanup(ctx)
 
-    assert not os.path.exists(ref.path)
     assert [p.name for p in ctx.staging_dir.iterdir()] == ["converted.qcow2"]
     exp.cleanup(MigrationContext("other", "x", ctx.staging_dir / "never-made"))
 
@@ -261,9 +273,10 @@ def test_real_guest_ova(tmp_path: Path) -> None:
     assert disk.size_bytes == built.raw.stat().st_size
     ctx = MigrationContext("guest", vm.id, tmp_path / "staging")
     ref = exp.export_disk(vm, disk, ctx, NullReporter())
-    assert conversion.compare(ref.path, "vmdk", built.raw, "raw", same_size=True)
+    assert ref.path == str(built.ova) and ref.member_length is not None
+    assert _content(ref) == conversion.checksum(built.raw, "raw")
     exp.cleanup(ctx)
-    assert not list(ctx.staging_dir.iterdir())
+    assert not ctx.staging_dir.exists() or not list(ctx.staging_dir.iterdir())
 
 
 def test_make_raw_helper_is_sparse(tmp_path: Path) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 import conversion
+from providers.abilities import NetworkInventory, PowerControl
 from providers.registry import get_provider
 from providers.scvmm import make_exporter
-from providers.types import Firmware, NetworkInventory, NullReporter, PowerControl, ProviderError
+from providers.types import Firmware, NullReporter, ProviderError
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from providers.abilities import NetworkInventory
 from providers.registry import get_provider
-from providers.types import NetworkInventory
 
 
 def test_source_and_destination_list_their_configured_names(tmp_path) -> None:

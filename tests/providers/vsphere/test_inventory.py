@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from providers import netpolicy
+from providers.abilities import NetworkInventory
 from providers.registry import get_provider
-from providers.types import Exporter, Firmware, InstanceNotFound, NetworkInventory, OsType, ProviderError
+from providers.types import Exporter, Firmware, InstanceNotFound, OsType, ProviderError
 from providers.vsphere import make_exporter
 from tests.providers.vsphere.conftest import HOT_VM, TEMPLATE_VM
 
