@@ -59,12 +59,13 @@ def test_a_kvm_endpoint_for_one_role_validates_and_lists_in_that_role(live_clien
     dst = _endpoint(api, project, "kvm", {"storage_dir": str(tmp_path / "dst")})
     src = _endpoint(api, project, "kvm", {"domains_dir": str(tmp_path / "domains")})
     gone = _endpoint(api, project, "kvm", {"domains_dir": str(tmp_path / "missing")})
-    for eid, valid in ((dst, True), (src, True), (gone, False)):
+    for eid, valid, role in ((dst, True, "destination"), (src, True, "source"), (gone, False, None)):
         resp = api.post(f"/v1/{project}/endpoints/{eid}/actions", json=clients.VALIDATE)
         assert resp.status_code == 200, resp.get_json()
         answer = resp.get_json()["validate-connection"]
         assert answer["valid"] is valid, answer
-        assert (answer["message"] == "") is valid
+        # valid in one role: the message says which, and why it is not the other
+        assert answer["message"].startswith(f"valid as a {role} only (") if valid else answer["message"], answer
     resp = api.post(f"/v1/{project}/endpoints/{gone}/actions", json=clients.VALIDATE)
     assert "is not a readable directory" in resp.get_json()["validate-connection"]["message"]
 
