@@ -17,6 +17,11 @@ class OmitNulls(Schema):
 
     KEEP_NULL: frozenset[str] = frozenset()
 
+    def on_bind_field(self, field_name: str, field_obj: Any) -> None:
+        # null is accepted for every member (dropped, or kept where KEEP_NULL says): the OpenAPI document
+        # says so (``nullable``), so a client validating against it sends what the API takes
+        field_obj.allow_none = True
+
     @pre_load
     def drop_nulls(self, data: Any, **_kwargs) -> Any:
         if not isinstance(data, dict):
