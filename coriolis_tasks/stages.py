@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,6 +11,7 @@ from coriolis_tasks.app import celery_app
 from coriolis_tasks.control import complete_if_done
 from coriolis_tasks.runtime import StageRun, run_stage
 from providers.abilities import TemplateImport
+from providers.naming import cleaned_name
 from providers.types import BootResult, DiskRef, ImportedInstance, OsType, ProviderError
 
 if TYPE_CHECKING:
@@ -44,7 +44,8 @@ def export_disk(run: StageRun) -> dict[str, Any]:
 def _converted_name(exported: DiskRef, fmt: str) -> str:
     stem = Path(exported.path).stem
     if exported.member_length is not None:  # several disks of one OVA: one file each
-        stem = f"{stem}-{re.sub(r'[^A-Za-z0-9._-]+', '_', exported.disk_id)}"
+        # cleaned as cloud names are: ids differing only in dropped characters still get their own file
+        stem = f"{stem}-{cleaned_name(exported.disk_id, r'[^A-Za-z0-9._-]+')}"
     return f"{stem}.converted.{fmt}"
 
 
