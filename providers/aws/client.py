@@ -11,6 +11,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from providers.aws import catalog
 from providers.aws.options import Connection
 from providers.naming import cleaned_name
 from providers.types import ProviderError, Reporter
@@ -74,6 +75,7 @@ class Aws:
         if connection.endpoint_url:
             kw["endpoint_url"] = connection.endpoint_url
         self.region = connection.region_name
+        self._catalog_key = (connection.endpoint_url or "", connection.region_name, connection.access_key_id)
         self.ec2 = session.client("ec2", **kw)
         self.ebs = session.client("ebs", **kw)
 
@@ -93,6 +95,10 @@ class Aws:
                 else:
                     out.extend(page.get(key, []))
         return out
+
+    def instance_types(self) -> list[dict[str, Any]]:
+        """Every instance type of the region (``describe_instance_types`` items), from ``catalog``."""
+        return catalog.instance_types(self._catalog_key, lambda: self.pages("describe_instance_types", "InstanceTypes"))
 
     def tagged(self, operation: str, key: str, tags: dict[str, str], **params: Any) -> list[dict[str, Any]]:
         """Resources of a ``describe_*`` call carrying every one of ``tags``."""

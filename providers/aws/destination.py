@@ -199,7 +199,7 @@ class AwsImporter(EbsReplicas):
     def instance_type(self, vm: VmInfo) -> str:
         if self.options.instance_type:
             return self.options.instance_type
-        types = self.aws.pages("describe_instance_types", "InstanceTypes")
+        types = self.aws.instance_types()
         return sizes.best_fit(types, vm.num_cpu, vm.memory_mb, self.options.architecture)
 
     def _mine(self, ctx: MigrationContext, operation: str, key: str, **params: Any) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from providers.aws.client import Aws, tag_dict
 
 def instance_types(aws: Aws, architecture: str) -> list[str]:
     """Every instance type that runs ``architecture`` (a previous generation is still a valid choice), by name."""
-    return sorted({item["InstanceType"] for item in aws.pages("describe_instance_types", "InstanceTypes")
+    return sorted({item["InstanceType"] for item in aws.instance_types()
                    if architecture in item.get("ProcessorInfo", {}).get("SupportedArchitectures", [architecture])})
 
 
