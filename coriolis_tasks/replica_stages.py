@@ -19,8 +19,15 @@ from coriolis_tasks import staging
 from coriolis_tasks.runtime import StageRun
 from coriolis_tasks.snapshot_replicas import clone_snapshot_replica, sync_snapshot_replica
 from coriolis_tasks.stages import StageError, register_stage
-from providers.abilities import ChangeTracking, DiskAreaReader, PowerControl, ReplicaStore, SnapshotReplicaStore
-from providers.types import ChangedAreas, DiskInfo, DiskRef, Exporter, MigrationContext, ProviderError, Reporter, VmInfo
+from providers.abilities import (
+    ChangedAreas,
+    ChangeTracking,
+    DiskAreaReader,
+    PowerControl,
+    ReplicaStore,
+    SnapshotReplicaStore,
+)
+from providers.types import DiskInfo, DiskRef, Exporter, MigrationContext, ProviderError, Reporter, VmInfo
 
 
 def _stem(disk_id: str) -> str:

@@ -15,8 +15,8 @@ from conversion import convert, sync
 from coriolis.database.models import ReplicaDisk, utcnow
 from coriolis.database.session import session_scope
 from coriolis_tasks.runtime import StageRun
-from providers.abilities import ChangeTracking, DiskAreaReader, SnapshotReplicaStore
-from providers.types import DiskRef, ProviderError, ReplicaWrite
+from providers.abilities import ChangeTracking, DiskAreaReader, ReplicaWrite, SnapshotReplicaStore
+from providers.types import DiskRef, ProviderError
 
 
 def _row(session, run: StageRun) -> ReplicaDisk | None:

@@ -2,21 +2,21 @@
 
 An exporter or importer (``providers/types.py``) implements any of these when its cloud or
 hypervisor can; the stages and the API ask for the ability, never a ``NotImplementedError``.
+The values only these abilities return (``ReplicaWrite``, ``ChangedAreas``) are beside them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from providers.types import (
-    ChangedAreas,
     DiskInfo,
     DiskRef,
     ImportedInstance,
     MigrationContext,
-    ReplicaWrite,
     Reporter,
     VmInfo,
 )
@@ -31,6 +31,21 @@ class ReplicaStore(Protocol):
 
     def delete_replicas(self, transfer_id: str, instance: str) -> None:
         """Remove every replica disk of the instance; safe to repeat."""
+
+
+@dataclass(frozen=True)
+class ReplicaWrite:
+    """What one sync wrote into a snapshot replica: where the replica now is, and how much was written.
+
+    ``checksum`` is the content checksum when the write covered the whole disk; None after an
+    incremental write over a parent (the blocks themselves are checksummed by the store).
+    """
+
+    location: str
+    blocks_written: int
+    bytes_written: int
+    full: bool
+    checksum: str | None = None
 
 
 @runtime_checkable
@@ -78,6 +93,19 @@ class NetworkInventory(Protocol):
 
     def list_storage(self) -> list[dict[str, Any]]:
         """Storage backends as ``{"id", "name"}`` plus fields such as ``capacity_bytes``, ``free_bytes``."""
+
+
+@dataclass
+class ChangedAreas:
+    """What changed on a source disk since a stored change id: byte extents and the new change id.
+
+    ``extents`` are ``(offset, length)`` pairs; ``full`` means the source could not say (no
+    previous id, tracking reset) and the whole disk must be compared.
+    """
+
+    change_id: str
+    extents: list[tuple[int, int]] = field(default_factory=list)
+    full: bool = False
 
 
 @runtime_checkable

@@ -3,7 +3,8 @@
 Read this module first. Every stage hands the next one of these frozen
 dataclasses (as JSON through ``to_dict``/``from_dict``); SDK objects never
 leave a provider folder. The two roles (``Exporter``, ``Importer``) are here; the optional
-abilities a provider may add to them are in ``providers/abilities.py``.
+abilities a provider may add to them, with the values they return (``ReplicaWrite``,
+``ChangedAreas``), are in ``providers/abilities.py``.
 """
 
 from __future__ import annotations
@@ -370,32 +371,3 @@ class Importer(Protocol):
     def boot(self, instance: ImportedInstance, ctx: MigrationContext, reporter: Reporter) -> BootResult: ...
 
     def cleanup(self, ctx: MigrationContext) -> None: ...
-
-
-
-@dataclass(frozen=True)
-class ReplicaWrite:
-    """What one sync wrote into a snapshot replica: where the replica now is, and how much was written.
-
-    ``checksum`` is the content checksum when the write covered the whole disk; None after an
-    incremental write over a parent (the blocks themselves are checksummed by the store).
-    """
-
-    location: str
-    blocks_written: int
-    bytes_written: int
-    full: bool
-    checksum: str | None = None
-
-
-@dataclass
-class ChangedAreas:
-    """What changed on a source disk since a stored change id: byte extents and the new change id.
-
-    ``extents`` are ``(offset, length)`` pairs; ``full`` means the source could not say (no
-    previous id, tracking reset) and the whole disk must be compared.
-    """
-
-    change_id: str
-    extents: list[tuple[int, int]] = field(default_factory=list)
-    full: bool = False

@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from conversion.checksum import StreamingDigest
+from providers.abilities import ReplicaWrite
 from providers.aws.blocks import BLOCK, delete_snapshot, file_blocks, regroup, snapshot_to_file, write_snapshot
 from providers.aws.client import DISK_TAG, INSTANCE_TAG, REPLICA_TAG, SNAPSHOT, Aws, safe_name
 from providers.aws.options import TargetOptions
-from providers.types import DiskInfo, ProviderError, ReplicaWrite, Reporter
+from providers.types import DiskInfo, ProviderError, Reporter
 
 
 class EbsReplicas:

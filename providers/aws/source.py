@@ -14,11 +14,11 @@ from typing import Any
 
 from marshmallow import ValidationError
 
+from providers.abilities import ChangedAreas
 from providers.aws.blocks import BLOCK, GIB, changed_blocks, delete_snapshot, get_block, listed_blocks, snapshot_to_file
 from providers.aws.client import INSTANCE_TAG, MIGRATION_TAG, Aws, tag_dict, tag_list, wait_for
 from providers.aws.options import SourceOptions, load_connection, load_source
 from providers.types import (
-    ChangedAreas,
     DiskInfo,
     DiskRef,
     Firmware,

@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from providers.abilities import ChangedAreas
 from providers.hyperv.powershell import as_list, script
-from providers.types import ChangedAreas, ProviderError
+from providers.types import ProviderError
 
 GUID = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
 

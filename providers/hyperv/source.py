@@ -13,6 +13,7 @@ from marshmallow import Schema, ValidationError
 
 import conversion
 from providers import netpolicy
+from providers.abilities import ChangedAreas
 from providers.hyperv import checkpoints, rct
 from providers.hyperv.client import WinRMClient
 from providers.hyperv.host import HypervHost
@@ -20,7 +21,6 @@ from providers.hyperv.inventory import PASSTHROUGH, describe
 from providers.hyperv.options import ConnectionSchema, SourceEnvironmentSchema
 from providers.hyperv.smb import MIB, SmbReader, file_format, unc_path
 from providers.types import (
-    ChangedAreas,
     DiskInfo,
     DiskRef,
     InstanceNotFound,

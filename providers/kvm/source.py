@@ -19,12 +19,12 @@ from typing import Any
 
 from marshmallow import ValidationError
 
+from providers.abilities import ChangedAreas
 from providers.kvm import bitmaps
 from providers.kvm.inventory import Domain, parse_domain
 from providers.kvm.nbd import MAX_READ, NbdClient, exported
 from providers.kvm.options import ConnectionSchema, SourceEnvironmentSchema
 from providers.types import (
-    ChangedAreas,
     DiskInfo,
     DiskRef,
     InstanceNotFound,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from providers.types import ChangedAreas as TrackedAreas
+from providers.abilities import ChangedAreas as TrackedAreas
 from providers.types import ProviderError
 from providers.vsphere.client import VsphereClient
 

@@ -11,8 +11,8 @@ from typing import Any
 from marshmallow import ValidationError
 
 import conversion
+from providers.abilities import ChangedAreas
 from providers.types import (
-    ChangedAreas,
     ControllerInfo,
     DiskInfo,
     DiskRef,

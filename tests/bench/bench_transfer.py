@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import random
@@ -27,7 +26,6 @@ if str(REPO) not in sys.path:
 from sqlalchemy import create_engine  # noqa: E402
 
 from conversion import checksum, convert  # noqa: E402
-from conversion import sync as replica_sync  # noqa: E402
 from tests.bench import transfer_disk as td  # noqa: E402
 from tests.bench import transfer_report as tr  # noqa: E402
 from tests.bench.api_env import (  # noqa: E402
@@ -42,6 +40,8 @@ from tests.bench.api_env import (  # noqa: E402
 from tests.bench.bench_api import free_port, wait_health, wait_workers  # noqa: E402
 from tests.bench.load import Client  # noqa: E402
 from tests.bench.procs import Fleet  # noqa: E402
+from tests.bench.transfer_bare import run_bare, time_pieces, verify  # noqa: E402
+from tests.bench.transfer_disk import Space  # noqa: E402
 
 GIB = 1 << 30
 FINISHED = ("COMPLETED", "ERROR", "CANCELED")
@@ -67,20 +67,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def _interrupt(signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
-
-
-class Space:
-    """The peak of the space allocated below the benchmark's directory."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.peak = 0
-        self._last = 0.0
-
-    def sample(self, every: float = 0.0) -> None:
-        if time.monotonic() - self._last >= every:
-            self._last = time.monotonic()
-            self.peak = max(self.peak, td.allocated(self.root))
 
 
 # the service -------------------------------------------------------------------------------------
@@ -164,65 +150,6 @@ def run_execution(client: Client, fleet: Fleet, project: str, transfer: str, exp
     return {"id": execution["id"], "wall_s": round(wall, 3), "server_s": round(server_s, 3), "task_s": round(task_s, 3),
             "breakdown": breakdown, "result": task["result"], "io": io,
             "steps": [u["message"] for u in task["progress_updates"]], "events": [e["message"] for e in task["events"]]}
-
-
-# the bare sync and the stage's pieces ------------------------------------------------------------
-
-
-def run_bare(disk: td.SourceDisk, replica_dir: Path, cold: bool) -> dict[str, Any]:
-    """``conversion.sync.sync`` of the flat extent (the guest's raw bytes) into ``replica_dir``, timed."""
-    if cold:
-        td.drop_cache([disk.flat, replica_dir])
-    io_before = td.read_io("self")
-    start = time.perf_counter()
-    stats = replica_sync.sync(disk.flat, replica_dir, "d")
-    wall = time.perf_counter() - start
-    return {"wall_s": round(wall, 3), "stats": stats.to_dict(), "io": td.io_delta(io_before, td.read_io("self"))}
-
-
-def time_pieces(disk: td.SourceDisk, scratch: Path, cold: bool, space: Space) -> dict[str, Any]:
-    """What the stage does around the sync, alone: qemu-img convert of the VMDK to raw, then its checksum."""
-    if cold:
-        td.drop_cache([disk.flat])
-    raw = scratch / "convert-alone.raw"
-    io_before = td.read_io("self")
-    start = time.perf_counter()
-    convert(disk.descriptor, "vmdk", raw, "raw")
-    convert_s = time.perf_counter() - start
-    io = td.io_delta(io_before, td.read_io("self"))
-    space.sample()
-    start = time.perf_counter()
-    checksum(raw, "raw")
-    checksum_s = time.perf_counter() - start
-    start = time.perf_counter()
-    raw.unlink()  # as the stage drops its staging raw: its pages are still in the cache, many still dirty
-    unlink_s = time.perf_counter() - start
-    return {"convert_s": round(convert_s, 3), "checksum_s": round(checksum_s, 3), "unlink_s": round(unlink_s, 3),
-            "hash_in_memory_s": round(hash_cost(disk), 3), "convert_io": io}
-
-
-def hash_cost(disk: td.SourceDisk, sample: int = 256 << 20) -> float:
-    """Seconds the sync's per-chunk work (zero test + sha256) takes on the disk's data, from an in-memory sample."""
-    data = os.urandom(sample)
-    view = memoryview(data)
-    start = time.perf_counter()
-    for at in range(0, sample, td.CHUNK):
-        chunk = bytes(view[at:at + td.CHUNK])
-        if chunk.strip(b"\0"):
-            hashlib.sha256(chunk).digest()
-    return (time.perf_counter() - start) * (disk.flat.stat().st_blocks * 512) / sample
-
-
-def verify(label: str, disk: td.SourceDisk, service: dict[str, Any], bare_dir: Path) -> str:
-    """The service's replica, its recorded checksum and the bare replica all equal the source's content."""
-    source = checksum(disk.flat, "raw")
-    got = {"service replica": checksum(Path(service["result"]["path"]), "raw"),
-           "service recorded": service["result"]["checksum"],
-           "bare replica": checksum(bare_dir / "d.raw", "raw")}
-    wrong = [name for name, digest in got.items() if digest != source]
-    if wrong:
-        raise RuntimeError(f"{label}: {', '.join(wrong)} differ from the source's checksum {source}")
-    return f"{label}: service and bare replicas match the source ({source[:16]})"
 
 
 # the kvm source: a qcow2 disk with a persistent dirty bitmap -----------------------------------------

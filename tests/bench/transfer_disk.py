@@ -1,4 +1,5 @@
-"""The transfer benchmark's source disk (a sparse monolithicFlat VMX folder), its changes, page cache, I/O counters."""
+"""The transfer benchmark's source disk (a sparse monolithicFlat VMX folder), its changes, page cache, I/O
+counters, space used."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import random
 import struct
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -223,3 +225,17 @@ def group_io(pgid: int) -> dict[str, int]:
 
 def io_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     return {key: after[key] - before[key] for key in IO_KEYS}
+
+
+class Space:
+    """The peak of the space allocated below the benchmark's directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.peak = 0
+        self._last = 0.0
+
+    def sample(self, every: float = 0.0) -> None:
+        if time.monotonic() - self._last >= every:
+            self._last = time.monotonic()
+            self.peak = max(self.peak, allocated(self.root))

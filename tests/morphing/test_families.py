@@ -1,7 +1,7 @@
 """Golden tests of the rpm families (Red Hat, SUSE) on phony trees for their version matrix.
 
-Each case builds a phony guest from a recipe (``tests/morphing/families_recipes.py``; real rpm
-databases), detects its OS, runs the fixer its OS picks with a recording runner, and compares the
+Each case builds a phony guest from a recipe (``tests/morphing/families_redhat.py``, ``families_suse.py``;
+real rpm databases), detects its OS, runs the fixer its OS picks with a recording runner, and compares the
 tree with ``tests/morphing/families/<case>/expected`` and the guest commands with the case's list.
 Regenerate the expected trees after a deliberate change with
 ``.venv/bin/python -m tests.morphing.test_families`` and review the diff.
@@ -23,10 +23,13 @@ from morphing.tree import LocalTree
 from providers.types import NullReporter, OsInfo
 from tests.morphing import phony
 from tests.morphing.conftest import diff_trees, make_vm
-from tests.morphing.families_recipes import CASES, FamilyCase
+from tests.morphing.families_redhat import REDHAT_CASES
+from tests.morphing.families_suse import SUSE_CASES
+from tests.morphing.family_case import FamilyCase
 
 FAMILIES = Path(__file__).parent / "families"
 SKIP = ("var/lib/coriolis", "var/lib/rpm", "usr/lib/sysimage/rpm")
+CASES = {**REDHAT_CASES, **SUSE_CASES}
 
 
 @pytest.fixture(scope="session")

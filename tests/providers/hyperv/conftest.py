@@ -13,8 +13,9 @@ import pytest
 
 from providers import netpolicy
 from providers.types import MigrationContext
+from tests.fixtures.hyperv_model import FakeDisk, FakeNic, FakeVm, HypervModel
 from tests.fixtures.samba import Samba, start_samba
-from tests.fixtures.winrm_fake import FakeDisk, FakeNic, FakeVm, HypervModel, WinRMFake
+from tests.fixtures.winrm_fake import WinRMFake
 
 MIB = 1 << 20
 USER, PASSWORD = "CORIOLIS\\hvadmin", "Winrm-Secret-1"

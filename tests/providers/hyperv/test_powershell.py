@@ -7,7 +7,7 @@ import pytest
 from providers.hyperv import scripts
 from providers.hyperv.powershell import parse_json, quote, script
 from providers.types import ProviderError
-from tests.fixtures.winrm_fake import ScriptError, parse_literal, split_script
+from tests.fixtures.powershell_script import ScriptError, parse_literal, split_script
 
 HOSTILE = [
     "plain",

@@ -9,7 +9,7 @@ from providers.hyperv import make_exporter
 from providers.hyperv.rct import changes_script, parse_changes, split_change_id
 from providers.scvmm import make_exporter as make_scvmm_exporter
 from providers.types import ProviderError
-from tests.fixtures.winrm_fake import FakeDisk, FakeVm
+from tests.fixtures.hyperv_model import FakeDisk, FakeVm
 from tests.providers.hyperv.conftest import host_path
 
 

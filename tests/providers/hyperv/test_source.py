@@ -12,7 +12,7 @@ import conversion
 from providers.abilities import ChangeTracking, NetworkInventory, PowerControl
 from providers.hyperv import make_exporter
 from providers.types import Cancelled, Firmware, InstanceNotFound, NullReporter, ProviderError
-from tests.fixtures.winrm_fake import FakeDisk, FakeVm
+from tests.fixtures.hyperv_model import FakeDisk, FakeVm
 from tests.providers.hyperv.conftest import host_path
 
 

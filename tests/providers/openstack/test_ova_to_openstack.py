@@ -16,7 +16,7 @@ from tests.coriolis_tasks.fleets import Fleet, private_database
 from tests.coriolis_tasks.helpers import wait_finished
 from tests.fixtures.guest import ensure_guest, make_ova_copy
 from tests.fixtures.guest.boot import boot
-from tests.fixtures.openstack_fake import DEFAULT_CONSOLE
+from tests.fixtures.openstack_nova import DEFAULT_CONSOLE
 
 pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.timeout(1800)]  # a real morph in the appliance (TCG)
 

@@ -26,7 +26,7 @@ from tests.coriolis_tasks.fleets import Fleet, private_database
 from tests.coriolis_tasks.helpers import FINISHED, wait_finished, wait_for
 from tests.fixtures.guest import ensure_guest
 from tests.fixtures.guest.boot import boot
-from tests.fixtures.openstack_fake import DEFAULT_CONSOLE
+from tests.fixtures.openstack_nova import DEFAULT_CONSOLE
 from tests.providers.vsphere.conftest import attach_disk, wait_task
 from tests.providers.vsphere.vcsim import Vcsim, ensure_vcsim, start_vcsim
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.winrm_fake import FakeDisk, FakeNic, FakeVm, HypervModel, WinRMFake
+from tests.fixtures.hyperv_model import FakeDisk, FakeNic, FakeVm, HypervModel
+from tests.fixtures.winrm_fake import WinRMFake
 from tests.providers.hyperv.conftest import (  # noqa: F401 - fixtures shared with the hyperv tests
     _allow_loopback_endpoints,
     connection,

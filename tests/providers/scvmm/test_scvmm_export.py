@@ -16,7 +16,7 @@ from coriolis_tasks.pipeline import QUEUES
 from tests.coriolis_tasks.fleets import Fleet, private_database
 from tests.coriolis_tasks.helpers import wait_finished
 from tests.fixtures.guest import ensure_guest
-from tests.fixtures.winrm_fake import FakeDisk, FakeNic, FakeVm
+from tests.fixtures.hyperv_model import FakeDisk, FakeNic, FakeVm
 from tests.providers.hyperv.conftest import host_path
 from tests.providers.scvmm.conftest import HYPERV_HOST
 
