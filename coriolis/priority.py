@@ -37,7 +37,7 @@ def autogroup_niceness(path: Path = AUTOGROUP) -> int | None:
 
 
 def lower(by: int, autogroup: Path = AUTOGROUP) -> int:
-    """Add ``by`` to this process's niceness (and its session group's, when it leads the session).
+    """Add ``by`` to this process's niceness (and to its session group's, when it leads the session).
 
     Only ever lowers the priority (``by`` <= 0 changes nothing), so an unprivileged process can do it
     and a process started nicer than asked stays as nice. Children started afterwards (a prefork
@@ -51,13 +51,12 @@ def lower(by: int, autogroup: Path = AUTOGROUP) -> int:
     """
     if by <= 0:
         return niceness()
-    target = min(MAX_NICENESS, niceness() + by)
-    os.setpriority(os.PRIO_PROCESS, 0, target)
+    os.setpriority(os.PRIO_PROCESS, 0, min(MAX_NICENESS, niceness() + by))
     group = autogroup_niceness(autogroup)
-    if group is not None and os.getsid(0) == os.getpid() and group < target:
-        # our own session's group: only our pool and its children are in it
+    if group is not None and os.getsid(0) == os.getpid() and group < MAX_NICENESS:
+        # our own session's group (only this pool and its children are in it) yields as much to its peers
         try:
-            autogroup.write_text(str(target))
+            autogroup.write_text(str(min(MAX_NICENESS, group + by)))
         except OSError as exc:  # a read-only /proc (some containers): the process niceness still holds
-            log.warning("cannot set the scheduling group's niceness to %s: %s", target, exc)
+            log.warning("cannot lower the scheduling group's priority by %s: %s", by, exc)
     return niceness()

@@ -58,6 +58,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quiet-gets", type=int, default=600, help="GETs after the migrations finished (baseline)")
     p.add_argument("--idle-migrations", type=int, default=10, help="migrations run one at a time (unloaded)")
     p.add_argument("--chain-length", type=int, default=200, help="no-op tasks in the bare-Celery reference chain")
+    p.add_argument("--sessions", choices=("shared", "own"), default="shared",
+                   help="shared: the services share the benchmark's session, as `coriolis all-in-one` starts them; "
+                        "own: one session each, as systemd starts units (each its own scheduling group under "
+                        "sched_autogroup, competing as such with everything else on the host)")
     p.add_argument("--api-workers", type=int, default=2)
     p.add_argument("--api-threads", type=int, default=8)
     p.add_argument("--timeout", type=float, default=420, help="seconds allowed for the loaded migrations")
@@ -256,7 +260,7 @@ def run_variant(args: argparse.Namespace, nodes: int, log_dir: Path, ref_queue: 
     projects = {name: f"bench-{name}-{run_id}" for name in ("warmup", "idle", "load")}
     db_name = f"coriolis_bench_{run_id}"
     layout = worker_layout(nodes, run_id, args.node_slots)
-    fleet = Fleet(log_dir, REPO)
+    fleet = Fleet(log_dir, REPO, own_sessions=args.sessions == "own")
     db: Engine | None = None
     ids: list[str] = []
     task_ids: list[str] = []
@@ -283,7 +287,8 @@ def run_variant(args: argparse.Namespace, nodes: int, log_dir: Path, ref_queue: 
         fleet.stop_sampling()
         fleet.sample()
         report = build_report(run_id, args, ref, idle, load, db, projects, fleet, log_dir)
-        report["config"].update(nodes=nodes, node_slots=args.node_slots, slots_per_queue=slots_per_queue(layout))
+        report["config"].update(nodes=nodes, node_slots=args.node_slots, slots_per_queue=slots_per_queue(layout),
+                                sessions=args.sessions)
         return report
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip the cleanup
