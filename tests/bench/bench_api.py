@@ -53,6 +53,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="pool size per node and queue: its share of the default (split) or all of it (full)")
     p.add_argument("--post-threads", type=int, default=16)
     p.add_argument("--get-threads", type=int, default=4)
+    p.add_argument("--get-interval", type=float, default=0.0,
+                   help="seconds between a poller's requests while migrations run (0: back to back: a faster API then "
+                        "serves more GETs, and spends more CPU, within the burst)")
     p.add_argument("--max-gets", type=int, default=3000, help="bound on the GET requests while migrations run")
     p.add_argument("--warmup-migrations", type=int, default=8, help="unmeasured migrations that warm every pool")
     p.add_argument("--quiet-gets", type=int, default=600, help="GETs after the migrations finished (baseline)")
@@ -214,7 +217,7 @@ def run_load(port: int, db: Engine, fleet: Fleet, project: str, args: argparse.N
     ids: list[str] = []
     loadavg_before = [round(x, 2) for x in os.getloadavg()]
     cpu_before = fleet.cpu_seconds()
-    pollers = Pollers(port, project, args.get_threads, args.max_gets, ids, "load")
+    pollers = Pollers(port, project, args.get_threads, args.max_gets, ids, "load", args.get_interval)
     pollers.start()
     try:  # the pollers stop on an interrupt too, so that the API can shut down at once
         posted = submit_all(port, project, args.migrations, args.post_threads, storage_dir, "load", on_created=ids)
