@@ -65,6 +65,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="shared: the services share the benchmark's session, as `coriolis all-in-one` starts them; "
                         "own: one session each, as systemd starts units (each its own scheduling group under "
                         "sched_autogroup, competing as such with everything else on the host)")
+    p.add_argument("--worker-niceness", type=int, default=None,
+                   help="the pools' worker_niceness setting (default: the service's own default)")
     p.add_argument("--api-workers", type=int, default=2)
     p.add_argument("--api-threads", type=int, default=8)
     p.add_argument("--timeout", type=float, default=420, help="seconds allowed for the loaded migrations")
@@ -96,6 +98,8 @@ def service_env(db_url: str, prefix: str, state_dir: Path, port: int, args: argp
         # server-side request times in the access log; no control socket shared with other gunicorns
         GUNICORN_CMD_ARGS=f"--no-control-socket --access-logformat '{ACCESS_LOG_FORMAT}'",
     )
+    if args.worker_niceness is not None:
+        env["CORIOLIS_WORKER_NICENESS"] = str(args.worker_niceness)
     return env
 
 
@@ -291,7 +295,7 @@ def run_variant(args: argparse.Namespace, nodes: int, log_dir: Path, ref_queue: 
         fleet.sample()
         report = build_report(run_id, args, ref, idle, load, db, projects, fleet, log_dir)
         report["config"].update(nodes=nodes, node_slots=args.node_slots, slots_per_queue=slots_per_queue(layout),
-                                sessions=args.sessions)
+                                sessions=args.sessions, worker_niceness=args.worker_niceness)
         return report
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip the cleanup
