@@ -45,6 +45,9 @@ class Settings:
     api_port: int = 7667
     api_workers: int = 2
     api_threads: int = 8
+    # added to each worker pool's niceness (and its session group's: coriolis/priority.py) when it starts,
+    # so that the API answers at once while the pools are busy; 0 leaves the pools as started
+    worker_niceness: int = 10
     max_request_bytes: int = 1 << 20
     page_limit_max: int = 1000
     queue_prefix: str = ""
@@ -128,6 +131,8 @@ class Settings:
         for n, key in enumerate([k for k in self.encryption_keys.split(",") if k.strip()], start=1):
             if not _is_fernet_key(key.strip()):
                 raise ValueError(f"encryption_keys: key #{n} is not a Fernet key (32 url-safe base64-encoded bytes)")
+        if not 0 <= self.worker_niceness <= 19:
+            raise ValueError(f"worker_niceness must be 0..19 (added to the niceness), not {self.worker_niceness}")
         if self.appliance_accel not in ("auto", "kvm", "tcg"):
             raise ValueError(f"appliance_accel must be auto, kvm or tcg, not {self.appliance_accel!r}")
         from providers.localpaths import parse_roots

@@ -1,9 +1,9 @@
 """The Celery application; its configuration is the ``celeryconfig`` module."""
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import celeryd_init, worker_process_init
 
-from coriolis import heap, logging_setup
+from coriolis import heap, logging_setup, priority
 from coriolis.config import get_settings
 from providers import hostconfig, registry
 
@@ -29,3 +29,10 @@ hostconfig.configure(hostconfig.HostConfig(
 def _settle_heap(**_kwargs: object) -> None:
     """Each pool process, once forked, freezes the code it inherited (``coriolis.heap``)."""
     heap.settle()
+
+
+@celeryd_init.connect
+def _yield_to_the_api(**_kwargs: object) -> None:
+    """A worker, before it starts its pool, takes a lower CPU priority (``worker_niceness``): batch work
+    yields to the API on a shared host. Pool processes and the programs they run inherit it."""
+    priority.lower(get_settings().worker_niceness)

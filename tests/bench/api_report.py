@@ -54,6 +54,7 @@ def build_report(run_id: str, args: argparse.Namespace, ref: dict[str, Any], idl
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "config": {
             "migrations": args.migrations, "post_threads": args.post_threads, "get_threads": args.get_threads,
+            "get_interval_s": args.get_interval,
             "max_gets": args.max_gets, "quiet_gets": args.quiet_gets, "warmup_migrations": args.warmup_migrations,
             "idle_migrations": args.idle_migrations, "api_workers": args.api_workers,
             "api_threads": args.api_threads, "cpus": os.cpu_count(), "queues": list(QUEUES),

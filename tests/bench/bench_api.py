@@ -53,11 +53,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="pool size per node and queue: its share of the default (split) or all of it (full)")
     p.add_argument("--post-threads", type=int, default=16)
     p.add_argument("--get-threads", type=int, default=4)
+    p.add_argument("--get-interval", type=float, default=0.0,
+                   help="seconds between a poller's requests while migrations run (0: back to back: a faster API then "
+                        "serves more GETs, and spends more CPU, within the burst)")
     p.add_argument("--max-gets", type=int, default=3000, help="bound on the GET requests while migrations run")
     p.add_argument("--warmup-migrations", type=int, default=8, help="unmeasured migrations that warm every pool")
     p.add_argument("--quiet-gets", type=int, default=600, help="GETs after the migrations finished (baseline)")
     p.add_argument("--idle-migrations", type=int, default=10, help="migrations run one at a time (unloaded)")
     p.add_argument("--chain-length", type=int, default=200, help="no-op tasks in the bare-Celery reference chain")
+    p.add_argument("--sessions", choices=("shared", "own"), default="shared",
+                   help="shared: the services share the benchmark's session, as `coriolis all-in-one` starts them; "
+                        "own: one session each, as systemd starts units (each its own scheduling group under "
+                        "sched_autogroup, competing as such with everything else on the host)")
+    p.add_argument("--worker-niceness", type=int, default=None,
+                   help="the pools' worker_niceness setting (default: the service's own default)")
     p.add_argument("--api-workers", type=int, default=2)
     p.add_argument("--api-threads", type=int, default=8)
     p.add_argument("--timeout", type=float, default=420, help="seconds allowed for the loaded migrations")
@@ -89,6 +98,8 @@ def service_env(db_url: str, prefix: str, state_dir: Path, port: int, args: argp
         # server-side request times in the access log; no control socket shared with other gunicorns
         GUNICORN_CMD_ARGS=f"--no-control-socket --access-logformat '{ACCESS_LOG_FORMAT}'",
     )
+    if args.worker_niceness is not None:
+        env["CORIOLIS_WORKER_NICENESS"] = str(args.worker_niceness)
     return env
 
 
@@ -210,7 +221,7 @@ def run_load(port: int, db: Engine, fleet: Fleet, project: str, args: argparse.N
     ids: list[str] = []
     loadavg_before = [round(x, 2) for x in os.getloadavg()]
     cpu_before = fleet.cpu_seconds()
-    pollers = Pollers(port, project, args.get_threads, args.max_gets, ids, "load")
+    pollers = Pollers(port, project, args.get_threads, args.max_gets, ids, "load", args.get_interval)
     pollers.start()
     try:  # the pollers stop on an interrupt too, so that the API can shut down at once
         posted = submit_all(port, project, args.migrations, args.post_threads, storage_dir, "load", on_created=ids)
@@ -256,7 +267,7 @@ def run_variant(args: argparse.Namespace, nodes: int, log_dir: Path, ref_queue: 
     projects = {name: f"bench-{name}-{run_id}" for name in ("warmup", "idle", "load")}
     db_name = f"coriolis_bench_{run_id}"
     layout = worker_layout(nodes, run_id, args.node_slots)
-    fleet = Fleet(log_dir, REPO)
+    fleet = Fleet(log_dir, REPO, own_sessions=args.sessions == "own")
     db: Engine | None = None
     ids: list[str] = []
     task_ids: list[str] = []
@@ -283,7 +294,8 @@ def run_variant(args: argparse.Namespace, nodes: int, log_dir: Path, ref_queue: 
         fleet.stop_sampling()
         fleet.sample()
         report = build_report(run_id, args, ref, idle, load, db, projects, fleet, log_dir)
-        report["config"].update(nodes=nodes, node_slots=args.node_slots, slots_per_queue=slots_per_queue(layout))
+        report["config"].update(nodes=nodes, node_slots=args.node_slots, slots_per_queue=slots_per_queue(layout),
+                                sessions=args.sessions, worker_niceness=args.worker_niceness)
         return report
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip the cleanup

@@ -125,8 +125,12 @@ def submit_all(port: int, project: str, count: int, threads: int, storage_dir: s
 class Pollers:
     """Threads that GET the list and single migrations (with tasks) until stopped or ``max_requests``."""
 
-    def __init__(self, port: int, project: str, threads: int, max_requests: int, ids: list[str], phase: str) -> None:
+    def __init__(self, port: int, project: str, threads: int, max_requests: int, ids: list[str], phase: str,
+                 interval: float = 0.0) -> None:
+        """``interval``: seconds from one request's start to the next one's, per thread (0: back to back, so a
+        faster API is asked more; above 0, the GETs offered do not depend on how fast the API answers)."""
         self.port = port
+        self.interval = interval
         self.phase = phase
         self.project = project
         self.ids = ids  # grows while POSTs come back (list.append is atomic)
@@ -168,7 +172,12 @@ class Pollers:
         client = Client(self.port, self.phase)
         rng = random.Random(n)
         turn = n
+        next_at = time.monotonic()
         while not self._stop.is_set() and self._take():
+            if self.interval:
+                next_at += self.interval
+                if self._stop.wait(max(0.0, next_at - self.interval - time.monotonic())):
+                    break
             turn += 1
             if turn % 2 and self.ids:
                 kind, path = "get_one", f"/v1/{self.project}/migrations/{rng.choice(self.ids)}"

@@ -43,9 +43,10 @@ class Service:
 class Fleet:
     """Every process the benchmark started; ``stop()`` ends them all (and their children)."""
 
-    def __init__(self, log_dir: Path, cwd: Path) -> None:
+    def __init__(self, log_dir: Path, cwd: Path, own_sessions: bool = False) -> None:
         self.log_dir = log_dir
         self.cwd = cwd
+        self.own_sessions = own_sessions
         self.services: dict[str, Service] = {}
         self._sampler: threading.Thread | None = None
         self._stop_sampling = threading.Event()
@@ -54,9 +55,12 @@ class Fleet:
     def start(self, name: str, argv: list[str], env: dict[str, str]) -> Service:
         log_path = self.log_dir / f"{name}.log"
         log_file = open(log_path, "ab")
-        # a session of its own: Ctrl-C reaches only the benchmark, which stops the services in order
+        # a process group of its own: Ctrl-C reaches only the benchmark, which stops the services in order.
+        # The session is the benchmark's, as `coriolis all-in-one` starts its services (one scheduling
+        # group where the kernel groups by session), or, with ``own_sessions``, one each, as systemd does
         proc = subprocess.Popen(
-            argv, env=env, cwd=self.cwd, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+            argv, env=env, cwd=self.cwd, stdout=log_file, stderr=subprocess.STDOUT,
+            start_new_session=self.own_sessions, process_group=None if self.own_sessions else 0,
         )
         service = Service(name, proc, log_path, log_file)
         self.services[name] = service

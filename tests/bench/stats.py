@@ -103,7 +103,8 @@ def render(report: dict[str, Any]) -> str:
     out.append(
         f"  {cfg['migrations']} stub migrations (1 instance, 1 disk of 1-2 MiB, qcow2), "
         f"{cfg['post_threads']} POST threads, {cfg['get_threads']} GET threads; API {cfg['api_workers']} "
-        f"gunicorn workers x {cfg['api_threads']} threads; one worker pool per queue; {cfg['cpus']} CPUs"
+        f"gunicorn workers x {cfg['api_threads']} threads; one worker pool per queue; {cfg['cpus']} CPUs; "
+        f"services in {'one session each' if cfg.get('sessions') == 'own' else 'the benchmark session'}"
     )
     out.append(f"  load average (1/5/15 min) before the load phase {cfg['loadavg_before']}, after "
                f"{cfg['loadavg_after']}: anything else running on the host skews every figure")

@@ -128,6 +128,9 @@ def test_statements_and_redis_reads_do_not_grow_with_the_page(client, settings, 
         running = [t for t in run["tasks"] if t["status"] == "RUNNING"]
         assert running and running[0]["progress"]["current_step"] == 5
         assert run["progress"]["percent"] == pytest.approx(100 * 0.5 / 3, abs=0.1)
+        for task in [t for t in run["tasks"] if t["task_type"] in STAGES]:  # each its own, read by run
+            assert [(u["task_id"], u["message"]) for u in task["progress_updates"]] == [(task["id"], "start")]
+            assert [(e["task_id"], e["message"]) for e in task["events"]] == [(task["id"], "started")]
     assert not no_decrypt
 
 

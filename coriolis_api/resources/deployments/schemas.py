@@ -6,6 +6,7 @@ from coriolis_api.resources.migrations.schemas import ActionSchema, MigrationOut
 from coriolis_api.resources.migrations.schemas import ListArgs as RunListArgs
 from coriolis_api.resources.minion_pools.schemas import NoPoolMappings
 from coriolis_api.resources.nulls import OmitNulls
+from coriolis_api.resources.plain_dump import PlainDump
 from coriolis_api.resources.user_scripts import UserScripts
 
 
@@ -34,11 +35,11 @@ class DeploymentOut(MigrationOut):
     test_deployment = fields.Boolean()
 
 
-class DeploymentResponse(Schema):
+class DeploymentResponse(PlainDump):
     deployment = fields.Nested(DeploymentOut)
 
 
-class DeploymentListResponse(Schema):
+class DeploymentListResponse(PlainDump):
     deployments = fields.List(fields.Nested(DeploymentOut))
 
 

@@ -5,6 +5,7 @@ from marshmallow import Schema, fields
 from coriolis_api.resources.migrations.schemas import ActionSchema, MigrationOut
 from coriolis_api.resources.migrations.schemas import ListArgs as RunListArgs
 from coriolis_api.resources.nulls import OmitNulls
+from coriolis_api.resources.plain_dump import PlainDump
 
 
 class ExecutionCreateBody(OmitNulls):
@@ -22,11 +23,11 @@ class ExecutionOut(MigrationOut):
     type = fields.String()
 
 
-class ExecutionResponse(Schema):
+class ExecutionResponse(PlainDump):
     execution = fields.Nested(ExecutionOut)
 
 
-class ExecutionListResponse(Schema):
+class ExecutionListResponse(PlainDump):
     executions = fields.List(fields.Nested(ExecutionOut))
 
 

@@ -5,6 +5,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from coriolis.statuses import MigrationStatus
 from coriolis_api.pagination import PageArgs
 from coriolis_api.resources.nulls import OmitNulls
+from coriolis_api.resources.plain_dump import PlainDump
 from coriolis_api.resources.user_scripts import UserScripts
 
 NAME = validate.Length(min=1, max=255)
@@ -96,7 +97,7 @@ class ListArgs(PageArgs):
                            metadata={"description": "only runs with this status"})
 
 
-class ProgressUpdateOut(Schema):
+class ProgressUpdateOut(PlainDump):
     id = fields.String()
     task_id = fields.String()
     index = fields.Integer()
@@ -106,7 +107,7 @@ class ProgressUpdateOut(Schema):
     created_at = fields.DateTime()
 
 
-class EventOut(Schema):
+class EventOut(PlainDump):
     id = fields.String()
     task_id = fields.String()
     index = fields.Integer()
@@ -119,11 +120,13 @@ class Presented(fields.List):
     """A list the service already built as JSON-ready dicts (a run's progress updates and events, hundreds
     per poll): dumped as it is; the inner schema documents its items."""
 
+    dumped_as_is = True  # for plain_dump
+
     def _serialize(self, value, attr, obj, **kwargs):
         return value
 
 
-class TaskOut(Schema):
+class TaskOut(PlainDump):
     id = fields.String()
     index = fields.Integer()
     execution_id = fields.String(attribute="migration_id")
@@ -145,7 +148,7 @@ class TaskOut(Schema):
     finished_at = fields.DateTime(allow_none=True)
 
 
-class UpstreamKeysOut(Schema):
+class UpstreamKeysOut(PlainDump):
     """Keys upstream clients read from transfers and runs although this service has no use for them."""
 
     reservation_id = fields.String(allow_none=True, metadata={"description": "always null (no licensing)"})
@@ -197,9 +200,9 @@ class MigrationOut(UpstreamKeysOut):
     tasks = fields.List(fields.Nested(TaskOut))
 
 
-class MigrationResponse(Schema):
+class MigrationResponse(PlainDump):
     migration = fields.Nested(MigrationOut)
 
 
-class MigrationListResponse(Schema):
+class MigrationListResponse(PlainDump):
     migrations = fields.List(fields.Nested(MigrationOut))

@@ -48,8 +48,12 @@ def _load_children(session, runs: list[Migration]) -> None:
     if not tasks:
         return
     found: dict[str, tuple[list[Any], list[Any]]] = {tid: ([], []) for tid in tasks}
+    # selected by run (one bound id per run), not by task: a poll of one run binds one value, not one per task
+    run_ids = [m.id for m in runs]
     for which, (columns, model) in enumerate(((_UPDATE_COLUMNS, ProgressUpdate), (_EVENT_COLUMNS, TaskEvent))):
-        query = select(*columns).where(model.task_id.in_(list(tasks))).order_by(model.task_id, model.index)
+        query = (select(*columns).join(Task, Task.id == model.task_id)
+                 .where(Task.migration_id.in_(run_ids) if len(run_ids) > 1 else Task.migration_id == run_ids[0])
+                 .order_by(model.task_id, model.index))
         shown = _shown_update if which == 0 else _shown_event
         for row in session.execute(query):
             found[row[1]][which].append(shown(*row))
