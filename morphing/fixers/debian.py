@@ -9,6 +9,8 @@ from morphing import bootloader, cloud_init, uefi, vmware_tools
 from morphing.drivers import wanted_drivers
 from morphing.errors import MorphError
 from morphing.fixers.base import Fixer
+from morphing.initrd import initrd_lacks
+from morphing.kernels import boot_kernels
 from morphing.network import mac_warning, plan_nics
 from morphing.network.systems import SYSTEMS, detect_system
 from morphing.tree import GuestTree
@@ -17,6 +19,7 @@ from providers.types import OsInfo, OsType
 FAMILY = {"debian", "ubuntu", "linuxmint", "pop", "kali", "raspbian", "devuan", "elementary", "zorin"}
 DPKG_STATUS = "/var/lib/dpkg/status"
 MODULES_FILE = "/etc/initramfs-tools/modules"
+INITRD = "/boot/initrd.img-{kv}"
 _POLICY = "/usr/sbin/policy-rc.d"
 _GRUB_CFGS = ("/boot/grub/grub.cfg", "/boot/grub2/grub.cfg")
 
@@ -45,6 +48,7 @@ class DebianFixer(Fixer):
         "drivers",
     )
     kept_static = False
+    initrd_settings_changed = False  # a setting the initrd carries was changed: rebuild it in any case
 
     @classmethod
     def matches(cls, os_info: OsInfo) -> bool:
@@ -120,7 +124,9 @@ class DebianFixer(Fixer):
         resume = "/etc/initramfs-tools/conf.d/resume"
         old = self.tree.read(resume)
         if old is not None:
-            bootloader.save(self.tree, self.log, resume, old, *bootloader.rewrite_resume_conf(old, devices, resume))
+            new, changes = bootloader.rewrite_resume_conf(old, devices, resume)
+            bootloader.save(self.tree, self.log, resume, old, new, changes)
+            self.initrd_settings_changed = self.initrd_settings_changed or new != old
         bootloader.fix_kernel_args(self.tree, devices, self.log, ("/etc/default/grub", *_GRUB_CFGS))
         self._regenerate_grub()
         for change in uefi.ensure_fallback(self.tree):
@@ -152,7 +158,13 @@ class DebianFixer(Fixer):
         self.log.record(f"bootloader: regenerated {cfg} with grub-mkconfig")
 
     def drivers(self) -> None:
-        """Add the destination's disk and NIC drivers to the initrd and rebuild it."""
+        """Add the destination's disk and NIC drivers to the initrd of every kernel whose initrd lacks them.
+
+        Every installed kernel stays bootable on the destination (GRUB's older entries are an
+        operator's fallback), but an initrd that already holds the drivers (``MODULES=most``, the
+        Debian default) is left as it is unless this morph changed a setting it carries (the
+        resume device). The drivers are also listed in the modules file for later kernels.
+        """
         wanted = wanted_drivers(self.ctx.target)
         text = self.tree.read(MODULES_FILE) or ""
         present = {line.split()[0] for line in text.splitlines() if line.strip() and not line.startswith("#")}
@@ -168,5 +180,20 @@ class DebianFixer(Fixer):
         if not self.tree.exists("/usr/sbin/update-initramfs"):
             self.log.warn("drivers: initramfs-tools not found in the guest; initrd not rebuilt")
             return
-        self.ctx.runner.run(["update-initramfs", "-u", "-k", "all"])
-        self.log.record("drivers: rebuilt the initrd (update-initramfs -u -k all)")
+        versions = [kv for kv in boot_kernels(self.tree) if self.tree.is_file(INITRD.format(kv=kv))]
+        if not versions:  # an unusual /boot layout: let update-initramfs find its kernels itself
+            self.ctx.runner.run(["update-initramfs", "-u", "-k", "all"])
+            self.log.record("drivers: rebuilt the initrd (update-initramfs -u -k all)")
+            return
+        for kv in versions:
+            lacking = None if self.initrd_settings_changed else self._initrd_lacks(kv, wanted)
+            if lacking == []:
+                self.log.record(f"drivers: {INITRD.format(kv=kv)} already holds {' '.join(wanted)}; not rebuilt")
+                continue
+            self.ctx.runner.run(["update-initramfs", "-u", "-k", kv])
+            self.log.record(f"drivers: rebuilt {INITRD.format(kv=kv)} (update-initramfs -u -k {kv})")
+
+    def _initrd_lacks(self, version: str, wanted: list[str]) -> list[str] | None:
+        if not self.tree.exists("/usr/bin/lsinitramfs"):
+            return None
+        return initrd_lacks(self.tree, self.ctx.runner, ["lsinitramfs"], INITRD.format(kv=version), version, wanted)
