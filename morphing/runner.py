@@ -58,7 +58,8 @@ class TimedRunner:
         try:
             return self.inner.run(args)
         finally:
-            key = f"guest {args[0]}"
+            program = next((a for a in args if a != "env" and "=" not in a), args[0])
+            key = f"guest {program}"
             self.seconds[key] = round(self.seconds.get(key, 0.0) + time.monotonic() - started, 2)
 
 

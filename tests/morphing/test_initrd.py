@@ -17,6 +17,7 @@ from tests.morphing.conftest import make_vm
 
 OLD, NEW = "6.1.0-49-amd64", "6.1.0-50-amd64"
 VIRTIO = ("virtio_pci", "virtio_blk", "virtio_scsi", "virtio_net", "virtio_console")
+REBUILD = ["env", "COMPRESSLEVEL=1", "update-initramfs", "-u", "-k"]  # the guest's level wins when it names one
 
 
 def listing(version: str, modules: list[str], suffix: str = ".ko") -> str:
@@ -81,7 +82,7 @@ def fix_drivers(root: Path, runner: RecordingRunner, concerns: tuple[str, ...] =
 
 
 def rebuilds(runner: RecordingRunner) -> list[list[str]]:
-    return [c for c in runner.calls if c[0] == "update-initramfs"]
+    return [c for c in runner.calls if "update-initramfs" in c]
 
 
 def test_only_the_kernels_whose_initrd_lacks_a_driver_are_rebuilt(tmp_path: Path) -> None:
@@ -89,7 +90,7 @@ def test_only_the_kernels_whose_initrd_lacks_a_driver_are_rebuilt(tmp_path: Path
     root = guest(tmp_path / "root", listings)
     runner = ListingRunner(listings)
     changes = fix_drivers(root, runner)
-    assert rebuilds(runner) == [["update-initramfs", "-u", "-k", OLD]]
+    assert rebuilds(runner) == [[*REBUILD, OLD]]
     assert f"drivers: rebuilt /boot/initrd.img-{OLD} (update-initramfs -u -k {OLD})" in changes
     assert any(c.startswith(f"drivers: /boot/initrd.img-{NEW} already holds virtio_pci") for c in changes)
     # later kernels get the drivers too, from the modules file
@@ -111,7 +112,7 @@ def test_an_initrd_that_cannot_be_listed_is_rebuilt(tmp_path: Path) -> None:
     root = guest(tmp_path / "root", listings)
     runner = ListingRunner(listings)
     fix_drivers(root, runner)
-    assert rebuilds(runner) == [["update-initramfs", "-u", "-k", OLD], ["update-initramfs", "-u", "-k", NEW]]
+    assert rebuilds(runner) == [[*REBUILD, OLD], [*REBUILD, NEW]]
     assert initrd_lacks(LocalTree(root), runner, ["lsinitramfs"], "/boot/initrd.img-missing", NEW, VIRTIO) is None
 
 
@@ -124,7 +125,7 @@ def test_a_changed_resume_device_rebuilds_even_a_complete_initrd(tmp_path: Path)
     fix_drivers(root, runner, ("bootloader", "drivers"))
     assert "RESUME=UUID=0a1b2c3d-0000-4000-8000-00000000000b" in (
         root / "etc/initramfs-tools/conf.d/resume").read_text()
-    assert rebuilds(runner) == [["update-initramfs", "-u", "-k", NEW]]
+    assert rebuilds(runner) == [[*REBUILD, NEW]]
     assert not any(c[0] == "lsinitramfs" for c in runner.calls)
 
 
@@ -132,4 +133,28 @@ def test_no_kernel_found_in_boot_falls_back_to_every_kernel(tmp_path: Path) -> N
     root = guest(tmp_path / "root", {})
     runner = ListingRunner({})
     assert "drivers: rebuilt the initrd (update-initramfs -u -k all)" in fix_drivers(root, runner)
-    assert rebuilds(runner) == [["update-initramfs", "-u", "-k", "all"]]
+    assert rebuilds(runner) == [[*REBUILD, "all"]]
+
+
+def test_modules_list_without_the_drivers_is_rebuilt_without_listing(tmp_path: Path) -> None:
+    # MODULES=list (conf.d overrides initramfs.conf) and a modules file that named none of them
+    listings = {OLD: listing(OLD, ["ata_piix"]), NEW: listing(NEW, list(VIRTIO))}
+    root = guest(tmp_path / "root", listings)
+    (root / "etc/initramfs-tools/initramfs.conf").write_text("MODULES=most\nBUSYBOX=auto\n")
+    (root / "etc/initramfs-tools/conf.d").mkdir(parents=True)
+    (root / "etc/initramfs-tools/conf.d/vmware").write_text("MODULES=list\n")
+    runner = ListingRunner(listings)
+    fix_drivers(root, runner)
+    assert rebuilds(runner) == [[*REBUILD, OLD], [*REBUILD, NEW]]
+    assert not any(c[0] == "lsinitramfs" for c in runner.calls)
+
+
+def test_modules_list_naming_the_drivers_already_is_checked(tmp_path: Path) -> None:
+    listings = {NEW: listing(NEW, list(VIRTIO))}
+    root = guest(tmp_path / "root", listings)
+    (root / "etc/initramfs-tools/initramfs.conf").write_text("MODULES=list\n")
+    (root / "etc/initramfs-tools/modules").write_text("\n".join(VIRTIO) + "\n")
+    runner = ListingRunner(listings)
+    fix_drivers(root, runner)
+    assert rebuilds(runner) == []
+    assert ["lsinitramfs", f"/boot/initrd.img-{NEW}"] in runner.calls
