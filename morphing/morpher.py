@@ -13,7 +13,7 @@ from morphing.devices import DeviceMap
 from morphing.errors import MorphError
 from morphing.fixers import FixContext, find_fixer
 from morphing.options import MorphOptions, MorphResult, Toolkit
-from morphing.runner import Runner
+from morphing.runner import Runner, TimedRunner
 from morphing.tree import GuestTree, LocalTree
 from morphing.user_scripts import run_scripts, scripts_for
 from providers.types import OsInfo, OsType, Reporter, TargetProfile, VmInfo
@@ -59,9 +59,8 @@ def morph(
     with Appliance(disks, reporter, appliance) as guest:
         inspected = time.monotonic()
         os_info = guest_os_info(guest.tree, guest.inspection)
-        result = morph_tree(
-            guest.tree, guest.devices, guest.runner, vm, target, options, reporter, os_info, toolkit
-        )
+        runner = TimedRunner(guest.runner)
+        result = morph_tree(guest.tree, guest.devices, runner, vm, target, options, reporter, os_info, toolkit)
         scripts = scripts_for(user_scripts, result.os_info.os_type, instance)
         if scripts:
             reporter.step(0, len(scripts), "morph: user scripts")
@@ -73,6 +72,7 @@ def morph(
         "appliance_launch": round(guest.launch_seconds, 2),
         "inspection": round(inspected - started - guest.launch_seconds, 2),
         **result.timings,
+        **runner.seconds,
         "total": round(time.monotonic() - started, 2),
     }
     reporter.info("morph: times " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))

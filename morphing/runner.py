@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -43,6 +44,23 @@ class ApplianceRunner:
         except RuntimeError as exc:
             tail = str(exc).strip().splitlines()[-5:]
             raise MorphError(f"guest command {' '.join(args)!r} failed: {' / '.join(tail)}") from exc
+
+
+class TimedRunner:
+    """Runs through another runner and adds up the seconds spent in each guest program (for the morph's times)."""
+
+    def __init__(self, inner: Runner) -> None:
+        self.inner = inner
+        self.seconds: dict[str, float] = {}
+
+    def run(self, args: Sequence[str]) -> str:
+        started = time.monotonic()
+        try:
+            return self.inner.run(args)
+        finally:
+            program = next((a for a in args if a != "env" and "=" not in a), args[0])
+            key = f"guest {program}"
+            self.seconds[key] = round(self.seconds.get(key, 0.0) + time.monotonic() - started, 2)
 
 
 class RecordingRunner:

@@ -9,6 +9,8 @@ from morphing import bootloader, cloud_init, uefi, vmware_tools
 from morphing.drivers import wanted_drivers
 from morphing.errors import MorphError
 from morphing.fixers.base import Fixer
+from morphing.initrd import initrd_lacks
+from morphing.kernels import boot_kernels
 from morphing.network import mac_warning, plan_nics
 from morphing.network.systems import SYSTEMS, detect_system
 from morphing.tree import GuestTree
@@ -17,6 +19,14 @@ from providers.types import OsInfo, OsType
 FAMILY = {"debian", "ubuntu", "linuxmint", "pop", "kali", "raspbian", "devuan", "elementary", "zorin"}
 DPKG_STATUS = "/var/lib/dpkg/status"
 MODULES_FILE = "/etc/initramfs-tools/modules"
+INITRD = "/boot/initrd.img-{kv}"
+_CONF = "/etc/initramfs-tools/initramfs.conf"
+_CONF_DIR = "/etc/initramfs-tools/conf.d"
+# The compression level of the initrds rebuilt here when the guest's config names none (its own
+# setting wins: mkinitramfs reads COMPRESSLEVEL from the environment only when no config file sets
+# it). Debian 12 compresses with zstd -9 by default, a sixth of a rebuild's time under TCG; the
+# kernel reads any level, and the guest's next kernel update compresses at its own level again.
+_FAST = ("env", "COMPRESSLEVEL=1")
 _POLICY = "/usr/sbin/policy-rc.d"
 _GRUB_CFGS = ("/boot/grub/grub.cfg", "/boot/grub2/grub.cfg")
 
@@ -45,6 +55,7 @@ class DebianFixer(Fixer):
         "drivers",
     )
     kept_static = False
+    initrd_settings_changed = False  # a setting the initrd carries was changed: rebuild it in any case
 
     @classmethod
     def matches(cls, os_info: OsInfo) -> bool:
@@ -120,7 +131,9 @@ class DebianFixer(Fixer):
         resume = "/etc/initramfs-tools/conf.d/resume"
         old = self.tree.read(resume)
         if old is not None:
-            bootloader.save(self.tree, self.log, resume, old, *bootloader.rewrite_resume_conf(old, devices, resume))
+            new, changes = bootloader.rewrite_resume_conf(old, devices, resume)
+            bootloader.save(self.tree, self.log, resume, old, new, changes)
+            self.initrd_settings_changed = self.initrd_settings_changed or new != old
         bootloader.fix_kernel_args(self.tree, devices, self.log, ("/etc/default/grub", *_GRUB_CFGS))
         self._regenerate_grub()
         for change in uefi.ensure_fallback(self.tree):
@@ -152,7 +165,13 @@ class DebianFixer(Fixer):
         self.log.record(f"bootloader: regenerated {cfg} with grub-mkconfig")
 
     def drivers(self) -> None:
-        """Add the destination's disk and NIC drivers to the initrd and rebuild it."""
+        """Add the destination's disk and NIC drivers to the initrd of every kernel whose initrd lacks them.
+
+        Every installed kernel stays bootable on the destination (GRUB's older entries are an
+        operator's fallback), but an initrd that already holds the drivers (``MODULES=most``, the
+        Debian default) is left as it is unless this morph changed a setting it carries (the
+        resume device). The drivers are also listed in the modules file for later kernels.
+        """
         wanted = wanted_drivers(self.ctx.target)
         text = self.tree.read(MODULES_FILE) or ""
         present = {line.split()[0] for line in text.splitlines() if line.strip() and not line.startswith("#")}
@@ -168,5 +187,33 @@ class DebianFixer(Fixer):
         if not self.tree.exists("/usr/sbin/update-initramfs"):
             self.log.warn("drivers: initramfs-tools not found in the guest; initrd not rebuilt")
             return
-        self.ctx.runner.run(["update-initramfs", "-u", "-k", "all"])
-        self.log.record("drivers: rebuilt the initrd (update-initramfs -u -k all)")
+        versions = [kv for kv in boot_kernels(self.tree) if self.tree.is_file(INITRD.format(kv=kv))]
+        if not versions:  # an unusual /boot layout: let update-initramfs find its kernels itself
+            self.ctx.runner.run([*_FAST, "update-initramfs", "-u", "-k", "all"])
+            self.log.record("drivers: rebuilt the initrd (update-initramfs -u -k all)")
+            return
+        # MODULES=list or dep with drivers the modules file did not name: the initrd cannot hold them
+        # (listing it would only cost time); MODULES=most holds every storage and NIC driver
+        worth_listing = not self.initrd_settings_changed and (modules_policy(self.tree) == "most" or not missing)
+        for kv in versions:
+            lacking = self._initrd_lacks(kv, wanted) if worth_listing else None
+            if lacking == []:
+                self.log.record(f"drivers: {INITRD.format(kv=kv)} already holds {' '.join(wanted)}; not rebuilt")
+                continue
+            self.ctx.runner.run([*_FAST, "update-initramfs", "-u", "-k", kv])
+            self.log.record(f"drivers: rebuilt {INITRD.format(kv=kv)} (update-initramfs -u -k {kv})")
+
+    def _initrd_lacks(self, version: str, wanted: list[str]) -> list[str] | None:
+        if not self.tree.exists("/usr/bin/lsinitramfs"):
+            return None
+        return initrd_lacks(self.tree, self.ctx.runner, ["lsinitramfs"], INITRD.format(kv=version), version, wanted)
+
+
+def modules_policy(tree: GuestTree) -> str:
+    """initramfs-tools' ``MODULES`` setting: initramfs.conf, then conf.d in order, the last one wins."""
+    policy = "most"
+    files = [_CONF, *sorted(tree.glob(_CONF_DIR, "*"))]
+    for path in files:
+        for match in re.finditer(r"^\s*MODULES=[\"']?(\w+)", tree.read(path) or "", re.MULTILINE):
+            policy = match.group(1)
+    return policy

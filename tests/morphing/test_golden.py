@@ -58,10 +58,10 @@ CASES = {
     ),
     "cloud_init_dhcp": Case(["cloud_init"]),
     "guest_tools": Case(["guest_tools"], commands=[["dpkg", "--purge", "open-vm-tools"]]),
-    "drivers": Case(["drivers"], commands=[["update-initramfs", "-u", "-k", "all"]]),
+    "drivers": Case(["drivers"], commands=[["env", "COMPRESSLEVEL=1", "update-initramfs", "-u", "-k", "all"]]),
     # what the gcp destination asks for: virtio-scsi and NVMe disks, gVNIC (the gve module)
     "drivers_gcp": Case(["drivers"], target=get_provider("gcp").importer({}, {}).target_profile(make_vm(1)),
-                        commands=[["update-initramfs", "-u", "-k", "all"]]),
+                        commands=[["env", "COMPRESSLEVEL=1", "update-initramfs", "-u", "-k", "all"]]),
     "hostname": Case(["hostname"], options=MorphOptions(hostname="web01")),
 }
 

@@ -50,7 +50,9 @@ def test_morph_tree_runs_every_concern_in_order(tmp_path: Path) -> None:
     ]
     infos = [m for level, m in reporter.events if level == "INFO"]
     assert all(change in infos for change in result.changes)
-    assert runner.calls == [["dpkg", "--purge", "open-vm-tools"], ["update-initramfs", "-u", "-k", "all"]]
+    assert runner.calls == [
+        ["dpkg", "--purge", "open-vm-tools"], ["env", "COMPRESSLEVEL=1", "update-initramfs", "-u", "-k", "all"]
+    ]
     assert "network: {config: disabled}" in (root / "etc/cloud/cloud.cfg.d/99_coriolis.cfg").read_text()
     assert f"root=UUID={UUID}" in (root / "boot/grub/grub.cfg").read_text()
     assert MorphResult.from_dict(result.to_dict()) == result
