@@ -72,7 +72,7 @@ def morph(
         "appliance_launch": round(guest.launch_seconds, 2),
         "inspection": round(inspected - started - guest.launch_seconds, 2),
         **result.timings,
-        **runner.seconds,
+        **{program: round(seconds, 2) for program, seconds in runner.seconds.items()},
         "total": round(time.monotonic() - started, 2),
     }
     reporter.info("morph: times " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))

@@ -60,7 +60,7 @@ class TimedRunner:
         finally:
             program = next((a for a in args if a != "env" and "=" not in a), args[0])
             key = f"guest {program}"
-            self.seconds[key] = round(self.seconds.get(key, 0.0) + time.monotonic() - started, 2)
+            self.seconds[key] = self.seconds.get(key, 0.0) + time.monotonic() - started
 
 
 class RecordingRunner:

@@ -17,7 +17,6 @@ from marshmallow import Schema, fields
 from marshmallow.utils import missing
 
 _Dump = Callable[[Any], Any]  # a present, dumped value -> its JSON-ready form
-_Missing = object()
 
 
 def _text(value: Any) -> Any:
@@ -107,8 +106,8 @@ class PlainDump(Schema):
             if plain is None:
                 value = field.serialize(name, obj, accessor=self.get_attribute)
             else:
-                value = obj.get(source, _Missing)
-                if value is _Missing:  # marshmallow then looks for an attribute of that name
+                value = obj.get(source, missing)
+                if value is missing:  # marshmallow then looks for an attribute of that name
                     value = getattr(obj, source, missing)
                 if value is missing:
                     default = field.dump_default
