@@ -16,6 +16,7 @@ celery_app = Celery(
         "coriolis_tasks.inventory",
         "coriolis_tasks.schedules",
     ],
+    amqp="coriolis_tasks.sent_events:NamedSentEvents",
 )
 celery_app.config_from_object("celeryconfig")
 logging_setup.hook_celery()
