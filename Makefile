@@ -2,6 +2,9 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# Test processes side by side (pytest-xdist, whole files per process, heaviest files first: tests/conftest.py).
+# One process runs at about half of a 2-core host's CPU (waits on guests, services, polls); 0 runs in one process.
+TEST_JOBS ?= 2
 
 .PHONY: demo test bench bench-transfer lint services flower docs clean
 
@@ -22,7 +25,7 @@ services:
 	bash deploy/dev-services.sh
 
 test: $(VENV)/.guestfs services
-	$(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q -p no:cacheprovider -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 demo: $(VENV)/.guestfs
 	$(PY) deploy/demo.py

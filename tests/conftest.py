@@ -195,3 +195,18 @@ def pytest_sessionfinish(session, exitstatus):
     client = redis.Redis.from_url(os.environ["CORIOLIS_REDIS_URL"])
     for key in client.scan_iter(f"t{RUN_ID}-*"):
         client.delete(key)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session, config, items):
+    """Files that boot or morph real guests (``slow``) come first, each file's tests kept together.
+
+    ``make test`` runs whole files in two processes (``--dist loadfile``) in this order: the long files
+    start at once and the short ones fill in behind them, instead of one long file starting last.
+    """
+    weight: dict[Path, int] = {}
+    first: dict[Path, int] = {}
+    for index, item in enumerate(items):
+        weight[item.path] = weight.get(item.path, 0) + (100 if item.get_closest_marker("slow") else 1)
+        first.setdefault(item.path, index)
+    items.sort(key=lambda item: (-weight[item.path], first[item.path]))
