@@ -50,6 +50,7 @@ class RedHatFixer(Fixer):
         "selinux",
     )
     kept_static = False
+    devices_renamed = True  # the bootloader concern renamed a device (or did not run): initramfs rebuilt in any case
 
     def __init__(self, ctx: FixContext) -> None:
         super().__init__(ctx)
@@ -116,8 +117,10 @@ class RedHatFixer(Fixer):
 
     def bootloader(self) -> None:
         """fstab, grub2 configs, BLS entries and kernel command lines by UUID; a UEFI fallback loader."""
+        before = len(self.log.changes)
         bootloader.fix_fstab(self.tree, self.ctx.devices, self.log)
         bootloader.fix_kernel_args(self.tree, self.ctx.devices, self.log, bootloader.grub_files(self.tree))
+        self.devices_renamed = len(self.log.changes) != before
         for change in uefi.ensure_fallback(self.tree):
             self.log.record(change)
         self._check_with_grubby()
@@ -138,7 +141,9 @@ class RedHatFixer(Fixer):
 
     def drivers(self) -> None:
         """Rebuild every installed kernel's initramfs with the destination's drivers (dracut), and keep them."""
-        dracut.add_drivers(self.tree, self.ctx.runner, self.log, wanted_drivers(self.ctx.target), INITRAMFS)
+        dracut.add_drivers(
+            self.tree, self.ctx.runner, self.log, wanted_drivers(self.ctx.target), INITRAMFS, self.devices_renamed
+        )
 
     def selinux(self) -> None:
         """Files were written offline without SELinux labels: relabel at first boot when SELinux is on."""

@@ -30,6 +30,7 @@ class SuseFixer(Fixer):
         "selinux",
     )
     kept_static = False
+    devices_renamed = True  # the bootloader concern renamed a device (or did not run): initramfs rebuilt in any case
 
     def __init__(self, ctx: FixContext) -> None:
         super().__init__(ctx)
@@ -90,15 +91,19 @@ class SuseFixer(Fixer):
 
     def bootloader(self) -> None:
         """fstab and grub2 by UUID (``rootflags=subvol=`` and btrfs subvolume mounts kept); UEFI fallback."""
+        before = len(self.log.changes)
         bootloader.fix_fstab(self.tree, self.ctx.devices, self.log)
         files = [*bootloader.grub_files(self.tree), "/etc/sysconfig/bootloader"]
         bootloader.fix_kernel_args(self.tree, self.ctx.devices, self.log, files)
+        self.devices_renamed = len(self.log.changes) != before
         for change in uefi.ensure_fallback(self.tree):
             self.log.record(change)
 
     def drivers(self) -> None:
         """Rebuild every installed kernel's initramfs with the destination's drivers (dracut), and keep them."""
-        dracut.add_drivers(self.tree, self.ctx.runner, self.log, wanted_drivers(self.ctx.target), INITRD)
+        dracut.add_drivers(
+            self.tree, self.ctx.runner, self.log, wanted_drivers(self.ctx.target), INITRD, self.devices_renamed
+        )
 
     def selinux(self) -> None:
         """Relabel at first boot where SELinux is on (openSUSE Tumbleweed and SLE 16 default to it)."""
