@@ -6,15 +6,14 @@ from pathlib import Path
 
 from morphing import dracut
 from morphing.changes import ChangeLog
-from morphing.errors import MorphError
 from morphing.fixers import FixContext
 from morphing.fixers.redhat import RedHatFixer
 from morphing.options import MorphOptions
-from morphing.runner import RecordingRunner
 from morphing.tree import LocalTree
 from providers.types import NullReporter, OsInfo, OsType, TargetProfile
 from tests.morphing.conftest import make_vm
 from tests.morphing.family_case import DEVICES, UUID_ROOT
+from tests.morphing.listing_runner import ListingRunner
 
 OLD, NEW = "5.14.0-362.el9.x86_64", "5.14.0-427.el9.x86_64"
 IMAGE = "/boot/initramfs-{kv}.img"
@@ -29,21 +28,9 @@ def listing(kv: str, modules: list[str]) -> str:
     return head + "\n".join(["drwxr-xr-x   3 root root  0 Jan  1 00:00 usr/lib/modules", *rows]) + "\n"
 
 
-class Lsinitrd(RecordingRunner):
-    """Answers ``lsinitrd /boot/initramfs-<kv>.img`` with that kernel's listing (a missing one fails)."""
-
-    def __init__(self, listings: dict[str, str]) -> None:
-        super().__init__()
-        self.listings = listings
-
-    def run(self, args):  # type: ignore[no-untyped-def]
-        super().run(args)
-        if args[0] == "lsinitrd":
-            kv = args[1].removeprefix("/boot/initramfs-").removesuffix(".img")
-            if kv not in self.listings:
-                raise MorphError("lsinitrd: cannot read the image")
-            return self.listings[kv]
-        return ""
+def lsinitrd(listings: dict[str, str]) -> ListingRunner:
+    """Answers ``lsinitrd /boot/initramfs-<kv>.img`` with that kernel's listing (another image fails)."""
+    return ListingRunner(listings, "lsinitrd", IMAGE)
 
 
 def rhel(root: Path, kernels: list[str], conf: dict[str, str] | None = None, lister: bool = True) -> LocalTree:
@@ -59,19 +46,19 @@ def rhel(root: Path, kernels: list[str], conf: dict[str, str] | None = None, lis
     return LocalTree(root)
 
 
-def add(tree: LocalTree, runner: RecordingRunner, devices_renamed: bool = False) -> list[str]:
+def add(tree: LocalTree, runner: ListingRunner, devices_renamed: bool = False) -> list[str]:
     log = ChangeLog(NullReporter())
     dracut.add_drivers(tree, runner, log, VIRTIO, IMAGE, devices_renamed)
     return log.changes
 
 
-def rebuilt(runner: RecordingRunner) -> list[str]:
+def rebuilt(runner: ListingRunner) -> list[str]:
     return [call[-1] for call in runner.calls if call[0] == "dracut"]
 
 
 def test_a_generic_initramfs_holding_the_drivers_is_kept(tmp_path: Path) -> None:
     listings = {OLD: listing(OLD, ["vmw_pvscsi", "sd_mod"]), NEW: listing(NEW, [*VIRTIO, "vmw_pvscsi"])}
-    runner = Lsinitrd(listings)
+    runner = lsinitrd(listings)
     changes = add(rhel(tmp_path, [OLD, NEW]), runner)
     assert rebuilt(runner) == [OLD]
     assert f"drivers: /boot/initramfs-{NEW}.img already holds {' '.join(VIRTIO)}; not rebuilt" in changes
@@ -81,7 +68,7 @@ def test_a_generic_initramfs_holding_the_drivers_is_kept(tmp_path: Path) -> None
 
 
 def test_an_initramfs_lsinitrd_cannot_read_is_rebuilt(tmp_path: Path) -> None:
-    runner = Lsinitrd({})
+    runner = lsinitrd({})
     add(rhel(tmp_path, [NEW]), runner)
     assert ["lsinitrd", f"/boot/initramfs-{NEW}.img"] in runner.calls
     assert rebuilt(runner) == [NEW]
@@ -89,7 +76,7 @@ def test_an_initramfs_lsinitrd_cannot_read_is_rebuilt(tmp_path: Path) -> None:
 
 def test_a_host_only_guest_is_rebuilt_without_listing(tmp_path: Path) -> None:
     conf = {"/usr/lib/dracut/dracut.conf.d/01-dist.conf": 'hostonly="yes"\nhostonly_cmdline="no"\n'}
-    runner = Lsinitrd({NEW: listing(NEW, VIRTIO)})
+    runner = lsinitrd({NEW: listing(NEW, VIRTIO)})
     add(rhel(tmp_path, [NEW], conf), runner)
     assert runner.calls == [["dracut", "-f", "--add-drivers", " ".join(VIRTIO), IMAGE.format(kv=NEW), NEW]]
 
@@ -111,15 +98,15 @@ def test_the_last_hostonly_setting_wins_and_etc_replaces_its_namesake(tmp_path: 
 
 def test_renamed_devices_or_no_lsinitrd_rebuild_every_image(tmp_path: Path) -> None:
     listings = {NEW: listing(NEW, VIRTIO)}
-    runner = Lsinitrd(listings)
+    runner = lsinitrd(listings)
     add(rhel(tmp_path / "a", [NEW]), runner, devices_renamed=True)
     assert rebuilt(runner) == [NEW] and not [c for c in runner.calls if c[0] == "lsinitrd"]
-    runner = Lsinitrd(listings)
+    runner = lsinitrd(listings)
     add(rhel(tmp_path / "b", [NEW], lister=False), runner)
     assert rebuilt(runner) == [NEW] and not [c for c in runner.calls if c[0] == "lsinitrd"]
 
 
-def morph_drivers(tree: LocalTree, runner: RecordingRunner, concerns: tuple[str, ...]) -> list[str]:
+def morph_drivers(tree: LocalTree, runner: ListingRunner, concerns: tuple[str, ...]) -> list[str]:
     os_info = OsInfo(OsType.LINUX, "rhel", "9.4", "Red Hat Enterprise Linux 9.4 (Plow)", "x86_64")
     ctx = FixContext(tree, runner, DEVICES, os_info, make_vm(1), TargetProfile(), MorphOptions(),
                      ChangeLog(NullReporter()))
@@ -132,14 +119,14 @@ def morph_drivers(tree: LocalTree, runner: RecordingRunner, concerns: tuple[str,
 def test_the_red_hat_fixer_keeps_the_initramfs_only_when_no_device_was_renamed(tmp_path: Path) -> None:
     listings = {NEW: listing(NEW, VIRTIO)}
     by_uuid = rhel(tmp_path / "uuid", [NEW], {"/etc/fstab": f"UUID={UUID_ROOT} / xfs defaults 0 0\n"})
-    runner = Lsinitrd(listings)
+    runner = lsinitrd(listings)
     morph_drivers(by_uuid, runner, ("bootloader", "drivers"))
     assert rebuilt(runner) == []
     by_name = rhel(tmp_path / "name", [NEW], {"/etc/fstab": "/dev/sda3 / xfs defaults 0 0\n"})
-    runner = Lsinitrd(listings)
+    runner = lsinitrd(listings)
     changes = morph_drivers(by_name, runner, ("bootloader", "drivers"))
     assert f"fstab: /dev/sda3 (/) is now UUID={UUID_ROOT}" in changes  # the vanishing name was rewritten...
     assert rebuilt(runner) == [NEW]  # ...so the image, which may carry it, is rebuilt
-    runner = Lsinitrd(listings)
+    runner = lsinitrd(listings)
     morph_drivers(rhel(tmp_path / "alone", [NEW]), runner, ("drivers",))  # the bootloader concern did not run
     assert rebuilt(runner) == [NEW]

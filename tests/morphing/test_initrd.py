@@ -14,6 +14,7 @@ from morphing.runner import RecordingRunner
 from morphing.tree import LocalTree
 from providers.types import NullReporter, OsInfo, OsType, TargetProfile
 from tests.morphing.conftest import make_vm
+from tests.morphing.listing_runner import ListingRunner
 
 OLD, NEW = "6.1.0-49-amd64", "6.1.0-50-amd64"
 VIRTIO = ("virtio_pci", "virtio_blk", "virtio_scsi", "virtio_net", "virtio_console")
@@ -52,20 +53,6 @@ def guest(root: Path, versions: dict[str, str], builtin: str = "") -> Path:
     (root / "etc/initramfs-tools").mkdir(parents=True)
     (root / "etc/initramfs-tools/modules").write_text("# modules\n")
     return root
-
-
-class ListingRunner(RecordingRunner):
-    """Answers ``lsinitramfs /boot/initrd.img-<kv>`` with that kernel's listing."""
-
-    def __init__(self, listings: dict[str, str]) -> None:
-        super().__init__()
-        self.listings = listings
-
-    def run(self, args):  # type: ignore[no-untyped-def]
-        super().run(args)
-        if args[0] == "lsinitramfs":
-            return self.listings[args[1].rsplit("initrd.img-", 1)[1]]
-        return ""
 
 
 def fix_drivers(root: Path, runner: RecordingRunner, concerns: tuple[str, ...] = ("drivers",)) -> list[str]:
