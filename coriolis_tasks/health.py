@@ -22,7 +22,11 @@ def queue_consumers(
     settings = get_settings()
     wanted = {settings.queue(q): q for q in queues}
     found: dict[str, list[str]] = {q: [] for q in wanted.values()}
-    replies = celery_app.control.inspect(timeout=timeout, destination=destination).active_queues() or {}
+    # a connection of its own, not one from the app's pool: a pooled connection left idle for long may be
+    # found stale in the middle of the round and dropped by kombu, and that round's replies are then lost
+    with celery_app.connection_for_write() as connection:
+        inspect = celery_app.control.inspect(timeout=timeout, destination=destination, connection=connection)
+        replies = inspect.active_queues() or {}
     for worker, consumed in sorted(replies.items()):
         for queue in consumed or []:
             pool = wanted.get(queue.get("name", ""))
