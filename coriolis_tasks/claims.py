@@ -88,7 +88,8 @@ def process_alive(pid: int) -> bool:
 
 
 def _node_runs(node: str, task_id: str) -> bool:
-    from coriolis_tasks.app import celery_app
+    from coriolis_tasks.broadcast import inspector
 
-    replies = celery_app.control.inspect(destination=[node], timeout=HOLDER_PING_TIMEOUT).active() or {}
+    with inspector(HOLDER_PING_TIMEOUT, [node]) as inspect:
+        replies = inspect.active() or {}
     return any(request.get("id") == task_id for request in replies.get(node, []))

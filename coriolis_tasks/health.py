@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from coriolis.config import get_settings
+from coriolis_tasks.broadcast import inspector
 
 
 def queue_consumers(
@@ -17,15 +18,10 @@ def queue_consumers(
         timeout: seconds to wait for replies (the call always waits this long).
         destination: ask only these workers (``name@host``); default every worker on the broker.
     """
-    from coriolis_tasks.app import celery_app
-
     settings = get_settings()
     wanted = {settings.queue(q): q for q in queues}
     found: dict[str, list[str]] = {q: [] for q in wanted.values()}
-    # a connection of its own, not one from the app's pool: a pooled connection left idle for long may be
-    # found stale in the middle of the round and dropped by kombu, and that round's replies are then lost
-    with celery_app.connection_for_write() as connection:
-        inspect = celery_app.control.inspect(timeout=timeout, destination=destination, connection=connection)
+    with inspector(timeout, destination) as inspect:
         replies = inspect.active_queues() or {}
     for worker, consumed in sorted(replies.items()):
         for queue in consumed or []:

@@ -25,7 +25,7 @@ from coriolis.config import Settings, get_settings
 from coriolis.database.models import Migration, Task, utcnow
 from coriolis.database.session import session_scope
 from coriolis.statuses import MigrationStatus, TaskStatus
-from coriolis_tasks import read_slots, stalls
+from coriolis_tasks import broadcast, read_slots, stalls
 from coriolis_tasks.app import celery_app
 from coriolis_tasks.runtime import fail_migration, store_for
 
@@ -50,7 +50,7 @@ def running_hosts(settings: Settings) -> dict[str, list[str]]:
 
 def answering(hosts: list[str], timeout: float = PING_TIMEOUT) -> set[str]:
     """The nodes among ``hosts`` that answer a ping within ``timeout`` seconds."""
-    replies = celery_app.control.ping(destination=hosts, timeout=timeout) or []
+    replies = broadcast.ping(hosts, timeout)
     return {name for reply in replies for name in reply}
 
 

@@ -9,6 +9,7 @@ libguestfs appliance. Symlinks are resolved as the guest would, never out of its
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 from collections.abc import Iterator
@@ -97,6 +98,20 @@ class GuestTree(Protocol):
             OSError: the file is missing or not a hive.
         """
         ...
+
+
+@functools.cache
+def _Hive(hivex):  # noqa: N802 - returns a class
+    """hivex's handle class, minus one flaw: an object whose open failed has no handle, and hivex's own ``__del__``
+    then raises when it is collected. Collected in the middle of other work, that unraisable error was formatted
+    (Python 3.11's traceback calls ``ast.parse``) inside a running ``ast.parse`` and broke it."""
+
+    class Hive(hivex.Hivex):
+        def __del__(self) -> None:
+            if "_o" in self.__dict__:
+                super().__del__()
+
+    return Hive
 
 
 def _parts(guest_path: str) -> list[str]:
@@ -245,7 +260,7 @@ class LocalTree:
         if not host.is_file():
             raise OSError(f"no registry hive at {guest_path}")
         try:
-            handle = hivex.Hivex(str(host), write=write)
+            handle = _Hive(hivex)(str(host), write=write)
         except RuntimeError as exc:
             raise OSError(f"{guest_path} is not a readable registry hive: {exc}") from exc
         yield handle

@@ -25,9 +25,10 @@ def service_id(node: str) -> str:
 
 
 def _live_queues(prefix: str) -> dict[str, list[str]]:
-    from coriolis_tasks.app import celery_app
+    from coriolis_tasks.broadcast import inspector
 
-    answered = celery_app.control.inspect(timeout=INSPECT_SECONDS).active_queues() or {}
+    with inspector(INSPECT_SECONDS) as inspect:
+        answered = inspect.active_queues() or {}
     return {
         node: sorted(q["name"].removeprefix(prefix) for q in queues if q["name"].startswith(prefix))
         for node, queues in answered.items()
