@@ -114,6 +114,7 @@ class Settings:
     log_format: str = "text"  # text for a terminal; json (one object per line) for collectors
     appliance_accel: str = "auto"  # morphing appliance: auto (probe KVM once per host boot), kvm or tcg
     appliance_timeout: int = 3600  # seconds a whole appliance session may take before it is killed
+    appliance_launch_timeout: int = 600  # seconds one appliance launch may take; then it is killed and tried again
     appliance_cache_dir: str = "/var/tmp/coriolis-appliance"  # supermin's appliance, shared by a host's workers
     # Windows guests (morphing/fixers/windows.py): what the operator supplies, never a tenant
     virtio_win: str = "/usr/share/virtio-win"  # the virtio-win ISO or unpacked directory

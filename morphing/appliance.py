@@ -64,6 +64,9 @@ class ApplianceConfig:
     Attributes:
         accel: "auto" (probe KVM once per host boot, TCG when it does not work), "kvm" or "tcg".
         timeout: seconds a whole appliance session may take; then the appliance is killed.
+        launch_timeout: seconds one launch may take before its qemu is killed and the launch tried again
+            (a launch takes ~20 s under TCG; an appliance kernel was seen spinning in early boot for ever).
+        launch_attempts: launches tried before the session fails.
         cache_dir: supermin's appliance and the KVM probe, shared by every worker on the host.
         run_dir: where each session's sockets and overlays live (removed at the end; a killed
             worker's leftovers are removed by the next session on the host).
@@ -75,6 +78,8 @@ class ApplianceConfig:
 
     accel: str = "auto"
     timeout: float = 3600.0
+    launch_timeout: float = 600.0
+    launch_attempts: int = 2
     cache_dir: str = DEFAULT_CACHE_DIR
     run_dir: str = "/tmp"
     memsize: int = 1024
@@ -85,6 +90,7 @@ class ApplianceConfig:
         return cls(
             accel=settings.appliance_accel,
             timeout=float(settings.appliance_timeout),
+            launch_timeout=float(settings.appliance_launch_timeout),
             cache_dir=settings.appliance_cache_dir or DEFAULT_CACHE_DIR,
         )
 
@@ -229,6 +235,33 @@ class Appliance:
         self._timer = threading.Timer(self.config.timeout, self._expire)
         self._timer.daemon = True
         self._timer.start()
+        started = time.monotonic()
+        for attempt in range(1, self.config.launch_attempts + 1):
+            self._configure(guestfs, cache)
+            if self._launch_in_time():
+                break
+            self.g.close()
+            self.g = None
+            if self.expired:
+                raise self.timeout_error()
+            if attempt == self.config.launch_attempts:
+                raise MorphError(
+                    f"appliance: did not come up within {self.config.launch_timeout:.0f} s in {attempt} attempt(s)"
+                )
+            self.reporter.warn(
+                f"appliance: did not come up within {self.config.launch_timeout:.0f} s (attempt {attempt} of "
+                f"{self.config.launch_attempts}): its qemu was killed; launching again"
+            )
+        self.launch_seconds = time.monotonic() - started
+        self.reporter.info(
+            f"appliance: launched in {self.launch_seconds:.1f} s with {len(self.disks)} disk(s), "
+            f"no network, accelerator {self.accel} ({why})"
+        )
+        self.devices = self._device_map()
+        self._inspect_and_mount()
+
+    def _configure(self, guestfs: ModuleType, cache: Path) -> None:
+        """A new libguestfs handle (``self.g``) set up for this session, its disks added, not launched."""
         g = guestfs.GuestFS(python_return_dict=True, environment=False)
         self.g = g
         # Sockets and overlays in this session's directory (libguestfs takes the socket directory
@@ -253,22 +286,42 @@ class Appliance:
             # "unsafe": qemu ignores the guest's flushes (dpkg and update-initramfs fsync file by file,
             # each a host fsync of the image); the images are made durable once, when the session ends.
             g.add_drive_opts(str(path), format=fmt, readonly=self.readonly, cachemode="unsafe")
-        started = time.monotonic()
-        g.launch()
-        self.launch_seconds = time.monotonic() - started
-        self.reporter.info(
-            f"appliance: launched in {self.launch_seconds:.1f} s with {len(self.disks)} disk(s), "
-            f"no network, accelerator {self.accel} ({why})"
-        )
-        self.devices = self._device_map()
-        self._inspect_and_mount()
+
+    def _launch_in_time(self) -> bool:
+        """Launch ``self.g``; False when the launch watchdog killed a qemu that did not come up in time.
+
+        Other launch failures raise (libguestfs' ``RuntimeError``): they are not cured by trying again.
+        """
+        hung = threading.Event()
+
+        def kill_launch() -> None:
+            hung.set()
+            self._kill_session_processes()
+
+        watchdog = threading.Timer(self.config.launch_timeout, kill_launch)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            self.g.launch()
+        except RuntimeError:
+            if not hung.is_set() or self.expired:
+                raise
+        finally:
+            watchdog.cancel()
+        if hung.is_set():  # it may have come up as the watchdog fired: its qemu is gone either way
+            self._kill_session_processes()
+            return False
+        return True
+
+    def _kill_session_processes(self) -> None:
+        for pid in processes_mentioning(str(self.session)):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
 
     def _expire(self) -> None:
         """Watchdog: the session took too long; kill its qemu so the blocked call returns."""
         self.expired = True
-        for pid in processes_mentioning(str(self.session)):
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
+        self._kill_session_processes()
 
     def _stop(self, quiet: bool) -> None:
         if self._timer is not None:

@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from morphing import MorphOptions, morph
 from morphing.appliance import SESSION_PREFIX, Appliance, ApplianceConfig, processes_mentioning, sweep_stale_sessions
 from morphing.errors import MorphError
 from providers.types import Cancelled, NullReporter, TargetProfile
-from tests.morphing.conftest import make_vm
+from tests.morphing.conftest import SYSLOG, make_vm
 
 pytestmark = [pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
@@ -45,6 +46,62 @@ def test_a_hanging_appliance_times_out_cleanly(phony_disks: list[tuple[Path, str
     assert appliance.expired and appliance.session.name.startswith(SESSION_PREFIX)
     assert not appliance.session.exists()
     assert processes_mentioning(str(appliance.session)) == []
+
+
+class Freezer:
+    """SIGSTOPs the appliance qemus of a session as they appear: what a kernel spinning in early boot looks like
+    from outside (the launch never finishes). Freezes the first ``count`` of them."""
+
+    def __init__(self, appliance: Appliance, count: int) -> None:
+        self.appliance, self.count = appliance, count
+        self.frozen: list[int] = []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+        self.thread.start()
+
+    def _watch(self) -> None:
+        while not self.done.is_set() and len(self.frozen) < self.count:
+            session = str(self.appliance.session)
+            if session.startswith("/"):
+                for pid in processes_mentioning(session):
+                    if pid not in self.frozen and b"qemu-system" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                        os.kill(pid, signal.SIGSTOP)
+                        self.frozen.append(pid)
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join()
+
+
+def test_a_launch_that_hangs_is_killed_and_tried_again(phony_disks: list[tuple[Path, str]]) -> None:
+    reporter = NullReporter()
+    appliance = Appliance(phony_disks, reporter, ApplianceConfig(launch_timeout=75), readonly=True)
+    freezer = Freezer(appliance, count=1)
+    try:
+        with appliance:
+            assert appliance.inspection.os_type == "linux"
+            assert appliance.tree.read("/var/log/syslog") == SYSLOG  # the second disk, mounted
+    finally:
+        freezer.stop()
+    assert len(freezer.frozen) == 1 and not Path(f"/proc/{freezer.frozen[0]}").exists()
+    warned = [m for level, m in reporter.events if level == "WARNING" and "did not come up" in m]
+    assert warned == ["appliance: did not come up within 75 s (attempt 1 of 2): its qemu was killed; launching again"]
+    assert appliance.launch_seconds >= 75
+    assert not appliance.session.exists() and processes_mentioning(str(appliance.session)) == []
+
+
+def test_launches_that_all_hang_fail_cleanly(phony_disks: list[tuple[Path, str]]) -> None:
+    reporter = NullReporter()
+    appliance = Appliance(phony_disks, reporter, ApplianceConfig(launch_timeout=3), readonly=True)
+    freezer = Freezer(appliance, count=2)
+    try:
+        with pytest.raises(MorphError, match=r"did not come up within 3 s in 2 attempt\(s\)"), appliance:
+            pass
+    finally:
+        freezer.stop()
+    assert len(freezer.frozen) == 2 and not any(Path(f"/proc/{pid}").exists() for pid in freezer.frozen)
+    assert not appliance.session.exists() and processes_mentioning(str(appliance.session)) == []
 
 
 class CancelAt(NullReporter):
