@@ -3,6 +3,7 @@ when a redelivered task finds them already holding the same bytes."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,9 @@ from providers.openstack.options import TargetOptions
 from providers.openstack.servers import CINDER, GLANCE, safe_name
 from providers.openstack.storage import mapped_volume_type
 from providers.types import DiskRef, Firmware, MigrationContext, ProviderError, Reporter, VmInfo
+
+FORGET_SECONDS = 30.0  # how long a partial image's deletion is tried again
+FORGET_PAUSE = 0.5
 
 
 class DiskImports:
@@ -128,10 +132,26 @@ class DiskImports:
         return image
 
     def _forget_image(self, image_id: str, reporter: Reporter) -> None:
-        try:
-            self.cloud.delete_image(image_id)
-        except ProviderError as exc:  # cleanup finds it again by its migration id
-            reporter.warn(f"could not delete partial image {image_id}: {exc}")
+        """Delete a partial image until Glance says it is gone, trying again for ``FORGET_SECONDS``.
+
+        Right after an aborted upload Glance is still winding it down (putting the image back to ``queued``), and
+        a delete in that moment may fail with a 5xx (seen: its database locked) or race with that write. Past the
+        deadline a warning: the migration's cleanup finds the image again by its migration id.
+        """
+        deadline = time.monotonic() + FORGET_SECONDS
+        while True:
+            try:
+                image = self.cloud.get_image(image_id)
+                if image is None or image.status == "deleted":
+                    return
+                self.cloud.delete_image(image_id)
+                problem = f"still {image.status} after a delete"
+            except ProviderError as exc:
+                problem = str(exc)
+            if time.monotonic() >= deadline:
+                reporter.warn(f"could not delete partial image {image_id}: {problem}")
+                return
+            time.sleep(FORGET_PAUSE)
 
     def _volume_from(self, image: Image, name: str, disk: DiskRef, volume_type: str | None, ctx: MigrationContext,
                      reporter: Reporter) -> Volume:

@@ -81,6 +81,27 @@ def test_cancel_mid_upload_deletes_the_partial_image(tenant, ctx, vm, tmp_path):
     assert tenant.leftovers(ctx.migration_id)["images"] == []
 
 
+def test_a_failed_delete_of_the_partial_image_is_tried_again(tenant, ctx, vm, tmp_path, monkeypatch):
+    """Glance answered a delete right after an aborted upload with a 500 (its database locked): tried again."""
+    importer = tenant.importer()
+    delete = importer.cloud.delete_image
+    failures = []
+
+    def delete_once_failing(image_id: str) -> None:
+        if not failures:
+            failures.append(image_id)
+            raise ProviderError(f"deleting image {image_id}: HTTP 500: database is locked")
+        delete(image_id)
+
+    monkeypatch.setattr(importer.cloud, "delete_image", delete_once_failing)
+    reporter = CancelAfter(8 * MIB)
+    with pytest.raises(Cancelled):
+        importer.import_disk(vm, staged_disk(tmp_path, virtual_mib=40, data_mib=24), ctx, reporter)
+    assert len(failures) == 1
+    assert tenant.leftovers(ctx.migration_id)["images"] == []
+    assert not [m for level, m in reporter.events if level == "WARNING"]
+
+
 def test_create_instance_with_named_flavor_mapped_ports_and_macs(tenant, ctx, vm, tmp_path):
     tenant.fake.add_keypair(tenant.project_id, "ops-key")
     group = tenant.fake.add_security_group(tenant.project_id, "web")
