@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
 import os
 import shutil
-import signal
-import sys
 import tempfile
 import threading
 import time
@@ -17,44 +13,17 @@ from types import ModuleType, TracebackType
 from typing import Any
 
 from morphing.accel import choose_accel
+from morphing.bindings import load_guestfs
 from morphing.devices import BlockId, DeviceMap, legacy_names
 from morphing.errors import MorphError
 from morphing.guestfs_tree import GuestfsTree
 from morphing.runner import ApplianceRunner
+from morphing.sessions import SESSION_PREFIX, kill_processes_mentioning, sweep_stale_sessions
 from morphing.windows import volumes as windows_volumes
 from providers.types import Reporter
 
 DEFAULT_CACHE_DIR = "/var/tmp/coriolis-appliance"
-SESSION_PREFIX = "coriolis-appliance-"
-SYSTEM_DIST_PACKAGES = Path("/usr/lib/python3/dist-packages")
 ESP_GUID = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
-_guestfs: ModuleType | None = None
-
-
-def load_guestfs() -> ModuleType:
-    """Debian's ``guestfs`` bindings: importable as-is, or loaded from dist-packages by file (only them)."""
-    global _guestfs
-    if _guestfs is not None:
-        return _guestfs
-    try:
-        import guestfs  # type: ignore[import-not-found]
-    except ImportError:
-        ext = f"libguestfsmod.cpython-{sys.version_info.major}{sys.version_info.minor}-x86_64-linux-gnu.so"
-        if not (SYSTEM_DIST_PACKAGES / ext).exists() or not (SYSTEM_DIST_PACKAGES / "guestfs.py").exists():
-            raise MorphError(
-                "libguestfs' Python bindings are missing: install python3-guestfs (deploy/bootstrap.sh) "
-                f"for this Python {sys.version_info.major}.{sys.version_info.minor}"
-            ) from None
-        for name, file in (("libguestfsmod", ext), ("guestfs", "guestfs.py")):
-            path = SYSTEM_DIST_PACKAGES / file
-            spec = importlib.util.spec_from_file_location(name, path)
-            assert spec is not None and spec.loader is not None
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module
-            spec.loader.exec_module(module)
-        import guestfs  # type: ignore[import-not-found]
-    _guestfs = guestfs
-    return guestfs
 
 
 @dataclass(frozen=True)
@@ -118,46 +87,6 @@ class Inspection:
             f"{self.arch}, packages {self.package_format}/{self.package_management}, firmware {self.firmware}); "
             f"mountpoints: {mounts or 'none'}"
         )
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def processes_mentioning(text: str) -> list[int]:
-    """PIDs of the processes whose command line contains ``text`` (a session's qemu names its dir)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        with contextlib.suppress(OSError):
-            if text.encode() in (entry / "cmdline").read_bytes():
-                pids.append(int(entry.name))
-    return pids
-
-
-def sweep_stale_sessions(run_dir: str = "/tmp") -> list[str]:
-    """Remove sessions of dead processes (a SIGKILLed worker): their qemu, then their directory."""
-    removed = []
-    for path in Path(run_dir).glob(SESSION_PREFIX + "*"):
-        try:
-            pid = int(path.name[len(SESSION_PREFIX) :].split("-")[0])
-        except ValueError:
-            continue
-        if _pid_alive(pid):
-            continue
-        for qemu in processes_mentioning(str(path)):
-            with contextlib.suppress(OSError):
-                os.kill(qemu, signal.SIGKILL)
-        shutil.rmtree(path, ignore_errors=True)
-        removed.append(str(path))
-    return removed
 
 
 class Appliance:
@@ -314,9 +243,8 @@ class Appliance:
         return True
 
     def _kill_session_processes(self) -> None:
-        for pid in processes_mentioning(str(self.session)):
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
+        if str(self.session) != ".":  # no session yet: mentioning "." would match every process
+            kill_processes_mentioning(str(self.session))
 
     def _expire(self) -> None:
         """Watchdog: the session took too long; kill its qemu so the blocked call returns."""
@@ -339,9 +267,7 @@ class Appliance:
                 finally:
                     g.close()
         finally:
-            for pid in processes_mentioning(str(self.session)) if str(self.session) != "." else []:
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGKILL)
+            self._kill_session_processes()
             if self.session.name.startswith(SESSION_PREFIX):
                 for _ in range(10):  # qemu or the recovery process may still be closing files in it
                     shutil.rmtree(self.session, ignore_errors=True)

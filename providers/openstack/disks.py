@@ -141,10 +141,10 @@ class DiskImports:
         deadline = time.monotonic() + FORGET_SECONDS
         while True:
             try:
+                self.cloud.delete_image(image_id)
                 image = self.cloud.get_image(image_id)
                 if image is None or image.status == "deleted":
                     return
-                self.cloud.delete_image(image_id)
                 problem = f"still {image.status} after a delete"
             except ProviderError as exc:
                 problem = str(exc)

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from morphing.appliance import Appliance, processes_mentioning
+from morphing.appliance import Appliance
 from morphing.errors import MorphError
+from morphing.sessions import processes_mentioning
 from providers.types import NullReporter
 from tests.morphing import images
 from tests.morphing.conftest import SYSLOG

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from morphing import MorphOptions, morph
-from morphing.appliance import SESSION_PREFIX, Appliance, ApplianceConfig, processes_mentioning, sweep_stale_sessions
+from morphing.appliance import Appliance, ApplianceConfig
 from morphing.errors import MorphError
+from morphing.sessions import SESSION_PREFIX, processes_mentioning, sweep_stale_sessions
 from providers.types import Cancelled, NullReporter, TargetProfile
 from tests.morphing.conftest import SYSLOG, make_vm
 

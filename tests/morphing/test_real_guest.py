@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from morphing import MorphOptions, morph_tree
-from morphing.appliance import Appliance, processes_mentioning
+from morphing.appliance import Appliance
 from morphing.morpher import guest_os_info
+from morphing.sessions import processes_mentioning
 from providers.types import NicInfo, NullReporter, TargetProfile, VmInfo
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
