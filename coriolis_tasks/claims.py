@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from coriolis.children import process_alive
 from coriolis.database.models import Task, utcnow
 from coriolis.statuses import TaskStatus
 
@@ -70,21 +70,6 @@ def holder_gone(task_id: str, holder: str | None, pid: int | None, me: str) -> b
     if holder == me or "@" not in holder:
         return pid == os.getpid() or not process_alive(pid)
     return not _node_runs(holder, task_id)
-
-
-def process_alive(pid: int) -> bool:
-    """Whether ``pid`` is a live process here (a zombie, dead but not yet reaped, is not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state not in ("Z", "X")
 
 
 def _node_runs(node: str, task_id: str) -> bool:

@@ -8,17 +8,9 @@ import shutil
 import signal
 from pathlib import Path
 
+from coriolis.children import process_alive
+
 SESSION_PREFIX = "coriolis-appliance-"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def processes_mentioning(text: str) -> list[int]:
@@ -48,7 +40,7 @@ def sweep_stale_sessions(run_dir: str = "/tmp") -> list[str]:
             pid = int(path.name[len(SESSION_PREFIX) :].split("-")[0])
         except ValueError:
             continue
-        if _pid_alive(pid):
+        if process_alive(pid):
             continue
         kill_processes_mentioning(str(path))
         shutil.rmtree(path, ignore_errors=True)

@@ -11,6 +11,7 @@ import time
 import pytest
 from celery.exceptions import Ignore
 
+from coriolis.children import process_alive
 from coriolis.database.models import Migration, Task
 from coriolis.database.session import session_scope
 from coriolis.statuses import TaskStatus
@@ -100,7 +101,7 @@ def test_a_zombie_holder_is_gone():
         assert time.monotonic() < deadline
         time.sleep(0.05)
     try:
-        assert claims.process_alive(child.pid) is False
+        assert process_alive(child.pid) is False
     finally:
         child.wait()
 
